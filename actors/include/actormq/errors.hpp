@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+namespace actormq {
+
+/// The closed list of errors ActorMQ's actors answer with. Each has one HTTP
+/// status and one client-facing text (see http/json_api.cpp).
+enum class ec : uint8_t {
+  /// The message is missing, null or empty.
+  message_required = 1,
+  /// The message is larger than the queue accepts.
+  message_too_large,
+};
+
+/// The category of ActorMQ's errors in `caf::error`.
+constexpr caf::atom_value error_category = caf::atom("actormq");
+
+/// Wraps `x` into a `caf::error`.
+caf::error make_error(ec x);
+
+/// Returns the name of `x`, e.g. "message_required".
+std::string to_string(ec x);
+
+/// Returns the ActorMQ error code in `x`, if `x` is one of ours.
+bool is_actormq_error(const caf::error& x, ec& code);
+
+} // namespace actormq

@@ -1,0 +1,26 @@
+#include "actormq/errors.hpp"
+
+namespace actormq {
+
+caf::error make_error(ec x) {
+  return {static_cast<uint8_t>(x), error_category};
+}
+
+std::string to_string(ec x) {
+  switch (x) {
+    case ec::message_required:
+      return "message_required";
+    case ec::message_too_large:
+      return "message_too_large";
+  }
+  return "unknown";
+}
+
+bool is_actormq_error(const caf::error& x, ec& code) {
+  if (x.category() != error_category)
+    return false;
+  code = static_cast<ec>(x.code());
+  return true;
+}
+
+} // namespace actormq

@@ -1,0 +1,73 @@
+#include "config.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/config_option_adder.hpp>
+
+namespace actormq::http {
+
+namespace {
+
+const settings defaults;
+
+} // namespace
+
+config::config()
+  : host_(defaults.host),
+    port_(defaults.port),
+    consume_interval_(defaults.consume_interval),
+    max_message_bytes_(static_cast<int64_t>(defaults.max_message_bytes)),
+    data_dir_(defaults.data_dir),
+    log_level_("info"),
+    http_threads_(static_cast<int64_t>(defaults.http_threads)),
+    header_timeout_(defaults.header_timeout) {
+  opt_group{custom_options_, "global"}
+    .add(host_, "host", "address to listen on (default 0.0.0.0)")
+    .add(port_, "port,p", "port to listen on, 0 for any (default 8006)")
+    .add(consume_interval_, "consume-interval",
+         "time between two consumed messages, e.g. 5s or 500ms")
+    .add(max_message_bytes_, "max-message-bytes",
+         "largest message accepted, in bytes (default 1048576)")
+    .add(data_dir_, "data-dir", "directory for persistent state")
+    .add(log_level_, "log-level", "error, warning, info (default) or debug")
+    .add(http_threads_, "http-threads", "threads serving HTTP (default 2)")
+    .add(header_timeout_, "header-timeout",
+         "time a client has to send request headers (default 2s)");
+  // Two cores serve HTTP; two scheduler threads keep the actors close to
+  // them instead of polling on idle ones.
+  set("scheduler.max-threads", 2);
+}
+
+std::string config::validate(settings& out) const {
+  using namespace std::chrono;
+  settings result;
+  if (host_.empty())
+    return "--host must not be empty";
+  result.host = host_;
+  if (port_ < 0 || port_ > 65535)
+    return "--port must be between 0 and 65535, got " + std::to_string(port_);
+  result.port = static_cast<uint16_t>(port_);
+  if (consume_interval_ < milliseconds{1})
+    return "--consume-interval must be at least 1ms";
+  result.consume_interval = consume_interval_;
+  if (max_message_bytes_ < 1 || max_message_bytes_ > (int64_t{64} << 20))
+    return "--max-message-bytes must be between 1 and 67108864, got "
+           + std::to_string(max_message_bytes_);
+  result.max_message_bytes = static_cast<size_t>(max_message_bytes_);
+  if (data_dir_.empty())
+    return "--data-dir must not be empty";
+  result.data_dir = data_dir_;
+  if (!log::parse_level(log_level_, result.log_level))
+    return "--log-level must be error, warning, info or debug, got '"
+           + log_level_ + "'";
+  if (http_threads_ < 1 || http_threads_ > 64)
+    return "--http-threads must be between 1 and 64, got "
+           + std::to_string(http_threads_);
+  result.http_threads = static_cast<size_t>(http_threads_);
+  if (header_timeout_ < milliseconds{100})
+    return "--header-timeout must be at least 100ms";
+  result.header_timeout = header_timeout_;
+  out = std::move(result);
+  return {};
+}
+
+} // namespace actormq::http

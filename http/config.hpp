@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
+
+#include "actormq/log.hpp"
+
+namespace actormq::http {
+
+/// The settings of the `actormq` service, after validation.
+struct settings {
+  /// Address to listen on.
+  std::string host = "0.0.0.0";
+  /// Port to listen on; 0 picks a free one.
+  uint16_t port = 8006;
+  /// Time between two messages of the built-in consumer.
+  caf::timespan consume_interval = std::chrono::seconds{5};
+  /// Largest message body accepted, in bytes.
+  size_t max_message_bytes = 1024 * 1024;
+  /// Where persistent state lives.
+  std::string data_dir = "./data";
+  /// Lines below this level are dropped.
+  log::level log_level = log::level::info;
+  /// Threads that serve HTTP.
+  size_t http_threads = 2;
+  /// Time a client has to send a request's headers.
+  caf::timespan header_timeout = std::chrono::seconds{2};
+};
+
+/// The command line and `caf-application.ini` of `actormq`: CAF's own
+/// options plus ours in the global group (`--port=8006`, ...).
+class config : public caf::actor_system_config {
+public:
+  config();
+
+  /// Checks the parsed values; on success fills `out`, else returns a text
+  /// that names the option and says what it accepts.
+  std::string validate(settings& out) const;
+
+private:
+  std::string host_;
+  int64_t port_;
+  caf::timespan consume_interval_;
+  int64_t max_message_bytes_;
+  std::string data_dir_;
+  std::string log_level_;
+  int64_t http_threads_;
+  caf::timespan header_timeout_;
+};
+
+} // namespace actormq::http

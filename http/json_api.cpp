@@ -1,0 +1,231 @@
+#include "json_api.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "actormq/errors.hpp"
+
+namespace actormq::http {
+
+namespace {
+
+using nlohmann::json;
+
+reply error_body(uint16_t status, std::string_view text) {
+  return {status, json{{"error", text}}.dump()};
+}
+
+std::string_view trim(std::string_view x) {
+  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
+    x.remove_prefix(1);
+  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
+    x.remove_suffix(1);
+  return x;
+}
+
+bool iequals(std::string_view x, std::string_view y) {
+  return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                    [](unsigned char a, unsigned char b) {
+                      return std::tolower(a) == std::tolower(b);
+                    });
+}
+
+bool ends_with_icase(std::string_view x, std::string_view suffix) {
+  return x.size() >= suffix.size()
+         && iequals(x.substr(x.size() - suffix.size()), suffix);
+}
+
+std::variant<payload, problem> from_json(std::string_view body) {
+  if (!valid_utf8(body))
+    return problem::invalid_utf8;
+  auto doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded())
+    return problem::malformed_json;
+  if (!doc.is_object())
+    return problem::not_an_object;
+  auto i = doc.find("message");
+  if (i == doc.end() || i->is_null())
+    return problem::message_required;
+  if (i->is_string())
+    return payload{i->get<std::string>(), payload_kind::text};
+  return payload{i->dump(), payload_kind::json};
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component.
+std::optional<std::string> form_decode(std::string_view x) {
+  std::string out;
+  out.reserve(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '+') {
+      out += ' ';
+    } else if (x[i] == '%') {
+      if (i + 2 >= x.size())
+        return std::nullopt;
+      auto hi = hex_value(x[i + 1]);
+      auto lo = hex_value(x[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += x[i];
+    }
+  }
+  return out;
+}
+
+std::variant<payload, problem> from_form(std::string_view body) {
+  while (!body.empty()) {
+    auto end = body.find('&');
+    auto field = body.substr(0, end);
+    body = end == std::string_view::npos ? std::string_view{}
+                                         : body.substr(end + 1);
+    auto eq = field.find('=');
+    auto key = form_decode(field.substr(0, eq));
+    if (!key)
+      return problem::malformed_form;
+    if (*key != "message")
+      continue;
+    auto value = form_decode(eq == std::string_view::npos
+                               ? std::string_view{}
+                               : field.substr(eq + 1));
+    if (!value)
+      return problem::malformed_form;
+    if (!valid_utf8(*value))
+      return problem::invalid_utf8;
+    if (value->empty())
+      return problem::message_required;
+    return payload{std::move(*value), payload_kind::text};
+  }
+  return problem::message_required;
+}
+
+} // namespace
+
+reply problem_reply(problem x) {
+  switch (x) {
+    case problem::message_required:
+      return error_body(400, "Message is required");
+    case problem::message_too_large:
+      return error_body(413, "Message is larger than the server's limit "
+                             "(--max-message-bytes)");
+    case problem::malformed_json:
+      return error_body(400, "Body is not valid JSON; send an object such "
+                             "as {\"message\": \"hello\"}");
+    case problem::invalid_utf8:
+      return error_body(400, "Body is not valid UTF-8");
+    case problem::not_an_object:
+      return error_body(400, "Body must be a JSON object such as "
+                             "{\"message\": \"hello\"}");
+    case problem::malformed_form:
+      return error_body(400, "Form body has a malformed %-escape");
+    case problem::unsupported_media_type:
+      return error_body(415, "Content-Type must be application/json or "
+                             "application/x-www-form-urlencoded");
+    case problem::malformed_request:
+      return error_body(400, "Malformed HTTP request");
+    case problem::request_too_large:
+      return error_body(431, "Request headers are too large");
+    case problem::request_timeout:
+      return error_body(408, "Request did not arrive in time");
+    case problem::unavailable:
+      return error_body(503, "Queue is unavailable; retry later");
+    case problem::internal_error:
+      break;
+  }
+  return error_body(500, "Internal server error");
+}
+
+problem to_problem(const caf::error& x) {
+  ec code;
+  if (is_actormq_error(x, code)) {
+    switch (code) {
+      case ec::message_required:
+        return problem::message_required;
+      case ec::message_too_large:
+        return problem::message_too_large;
+    }
+    return problem::internal_error;
+  }
+  return problem::unavailable;
+}
+
+reply enqueued_reply(uint64_t id) {
+  return {200,
+          nlohmann::ordered_json{{"success", "Message enqueued"}, {"id", id}}
+            .dump()};
+}
+
+reply healthy_reply() {
+  return {200, R"({"data":"ok"})"};
+}
+
+reply not_found_reply() {
+  return {404, R"({"data":"Not Found"})"};
+}
+
+std::variant<payload, problem> parse_enqueue(std::string_view content_type,
+                                             std::string_view body) {
+  auto media = trim(content_type.substr(0, content_type.find(';')));
+  if (iequals(media, "application/json") || ends_with_icase(media, "+json"))
+    return from_json(body);
+  if (iequals(media, "application/x-www-form-urlencoded"))
+    return from_form(body);
+  // Like Express, a request without a body carries no message at all.
+  if (media.empty() && body.empty())
+    return problem::message_required;
+  return problem::unsupported_media_type;
+}
+
+bool valid_utf8(std::string_view x) {
+  auto p = reinterpret_cast<const unsigned char*>(x.data());
+  auto end = p + x.size();
+  while (p < end) {
+    unsigned char c = *p;
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (static_cast<size_t>(end - p) <= n)
+      return false;
+    for (size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    static constexpr uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+} // namespace actormq::http

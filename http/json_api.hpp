@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <caf/error.hpp>
+
+#include "actormq/message.hpp"
+
+/// The JSON side of the REST API: request bodies in, reply bodies out, and
+/// the one table that maps every error to a status code and a text. Nothing
+/// here knows Pistache or actors.
+namespace actormq::http {
+
+/// The closed list of errors a client can get.
+enum class problem : uint8_t {
+  /// 400: no message, or null, or "".
+  message_required,
+  /// 413: the message is over --max-message-bytes.
+  message_too_large,
+  /// 400: the body is not JSON.
+  malformed_json,
+  /// 400: the body is not UTF-8.
+  invalid_utf8,
+  /// 400: the JSON body is not an object.
+  not_an_object,
+  /// 400: the form body has a bad %-escape.
+  malformed_form,
+  /// 415: neither JSON nor a form.
+  unsupported_media_type,
+  /// 400: the request line or a header cannot be read.
+  malformed_request,
+  /// 431 / 413: the request is over the size the server reads.
+  request_too_large,
+  /// 408: the request did not arrive in time.
+  request_timeout,
+  /// 503: the queue cannot be reached (e.g. while shutting down).
+  unavailable,
+  /// 500: a bug; details go to the log, never to the client.
+  internal_error,
+};
+
+/// A status code and a JSON body.
+struct reply {
+  /// The HTTP status code.
+  uint16_t status;
+  /// The JSON body.
+  std::string body;
+};
+
+/// Returns the status and `{"error": "..."}` body of `x`.
+reply problem_reply(problem x);
+
+/// Maps an error from an actor to the problem a client sees.
+problem to_problem(const caf::error& x);
+
+/// `200 {"success":"Message enqueued","id":N}`.
+reply enqueued_reply(uint64_t id);
+
+/// `200 {"data":"ok"}`.
+reply healthy_reply();
+
+/// `404 {"data":"Not Found"}`.
+reply not_found_reply();
+
+/// Reads the body of `POST /enqueue`: JSON `{"message": ...}` or a form
+/// `message=...`, chosen by `content_type` (the raw header, may be empty).
+std::variant<payload, problem> parse_enqueue(std::string_view content_type,
+                                             std::string_view body);
+
+/// Returns whether `x` is well-formed UTF-8.
+bool valid_utf8(std::string_view x);
+
+} // namespace actormq::http

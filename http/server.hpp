@@ -1,0 +1,59 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actormq/actors.hpp"
+
+namespace actormq::http {
+
+/// Settings of the HTTP frontend.
+struct server_config {
+  /// Address to listen on.
+  std::string host = "0.0.0.0";
+  /// Port to listen on; 0 picks a free one (see server::port()).
+  uint16_t port = 8006;
+  /// Threads serving connections.
+  size_t threads = 2;
+  /// Largest message body accepted; sizes the request buffer.
+  size_t max_message_bytes = 1024 * 1024;
+  /// Time a client has to send a request's headers.
+  std::chrono::milliseconds header_timeout{2000};
+};
+
+/// The REST frontend: a Pistache endpoint that turns each request into one
+/// actor message and each reply or error into a JSON response. No Pistache
+/// thread ever waits for an actor.
+class server {
+public:
+  /// Prepares a server for `queue`; nothing listens until start().
+  server(caf::actor_system& sys, queue_actor queue, server_config cfg);
+
+  /// Calls stop().
+  ~server();
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and starts serving in background threads; throws
+  /// std::runtime_error with a readable text if the address cannot be bound.
+  void start();
+
+  /// Returns the bound port (useful with port 0).
+  uint16_t port() const;
+
+  /// Stops listening, closes connections and ends the frontend's actors.
+  /// Safe to call more than once.
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace actormq::http
