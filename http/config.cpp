@@ -19,7 +19,7 @@ config::config()
     data_dir_(defaults.data_dir),
     log_level_("info"),
     http_threads_(static_cast<int64_t>(defaults.http_threads)),
-    header_timeout_(defaults.header_timeout) {
+    max_header_bytes_(static_cast<int64_t>(defaults.max_header_bytes)) {
   opt_group{custom_options_, "global"}
     .add(host_, "host", "address to listen on (default 0.0.0.0)")
     .add(port_, "port,p", "port to listen on, 0 for any (default 8006)")
@@ -30,8 +30,8 @@ config::config()
     .add(data_dir_, "data-dir", "directory for persistent state")
     .add(log_level_, "log-level", "error, warning, info (default) or debug")
     .add(http_threads_, "http-threads", "threads serving HTTP (default 2)")
-    .add(header_timeout_, "header-timeout",
-         "time a client has to send request headers (default 2s)");
+    .add(max_header_bytes_, "max-header-bytes",
+         "largest request line plus headers, in bytes (default 16384)");
   // Two cores serve HTTP; two scheduler threads keep the actors close to
   // them instead of polling on idle ones.
   set("scheduler.max-threads", 2);
@@ -63,9 +63,10 @@ std::string config::validate(settings& out) const {
     return "--http-threads must be between 1 and 64, got "
            + std::to_string(http_threads_);
   result.http_threads = static_cast<size_t>(http_threads_);
-  if (header_timeout_ < milliseconds{100})
-    return "--header-timeout must be at least 100ms";
-  result.header_timeout = header_timeout_;
+  if (max_header_bytes_ < 1024 || max_header_bytes_ > (int64_t{1} << 20))
+    return "--max-header-bytes must be between 1024 and 1048576, got "
+           + std::to_string(max_header_bytes_);
+  result.max_header_bytes = static_cast<size_t>(max_header_bytes_);
   out = std::move(result);
   return {};
 }

@@ -27,8 +27,8 @@ struct settings {
   log::level log_level = log::level::info;
   /// Threads that serve HTTP.
   size_t http_threads = 2;
-  /// Time a client has to send a request's headers.
-  caf::timespan header_timeout = std::chrono::seconds{2};
+  /// Largest request line plus headers accepted, in bytes.
+  size_t max_header_bytes = 16 * 1024;
 };
 
 /// The command line and `caf-application.ini` of `actormq`: CAF's own
@@ -49,7 +49,7 @@ private:
   std::string data_dir_;
   std::string log_level_;
   int64_t http_threads_;
-  caf::timespan header_timeout_;
+  int64_t max_header_bytes_;
 };
 
 } // namespace actormq::http

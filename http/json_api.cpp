@@ -1,12 +1,11 @@
 #include "json_api.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "actormq/errors.hpp"
+#include "text.hpp"
 
 namespace actormq::http {
 
@@ -24,13 +23,6 @@ std::string_view trim(std::string_view x) {
   while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
     x.remove_suffix(1);
   return x;
-}
-
-bool iequals(std::string_view x, std::string_view y) {
-  return std::equal(x.begin(), x.end(), y.begin(), y.end(),
-                    [](unsigned char a, unsigned char b) {
-                      return std::tolower(a) == std::tolower(b);
-                    });
 }
 
 bool ends_with_icase(std::string_view x, std::string_view suffix) {

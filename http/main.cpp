@@ -45,9 +45,7 @@ int main(int argc, char** argv) {
   http::server srv{sys, queue,
                    http::server_config{
                      opts.host, opts.port, opts.http_threads,
-                     opts.max_message_bytes,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                       opts.header_timeout)}};
+                     opts.max_message_bytes, opts.max_header_bytes}};
   try {
     srv.start();
   } catch (const std::exception& e) {

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,8 +21,8 @@ struct server_config {
   size_t threads = 2;
   /// Largest message body accepted; sizes the request buffer.
   size_t max_message_bytes = 1024 * 1024;
-  /// Time a client has to send a request's headers.
-  std::chrono::milliseconds header_timeout{2000};
+  /// Largest request line plus headers accepted (else 431).
+  size_t max_header_bytes = 16 * 1024;
 };
 
 /// The REST frontend: a Pistache endpoint that turns each request into one

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Load test of POST /enqueue against a bare Pistache handler, both measured
+# in the same run, alternating, so the ratio holds on a noisy machine.
+#
+#   bench/enqueue.sh [BUILD_DIR]     (default: build)
+#   env: DURATION=10 (s per round)  CONNECTIONS=64  ROUNDS=3
+#
+# Prints each round, then the best round of each server and the ratios.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../build}" && pwd)
+duration=${DURATION:-10}
+connections=${CONNECTIONS:-64}
+rounds=${ROUNDS:-3}
+bare_port=18100
+mq_port=18101
+data=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+
+wait_port() {
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+    sleep 0.05
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+"$build/bare_server" "$bare_port" 2 & pids+=($!)
+"$build/actormq" --host=127.0.0.1 --port="$mq_port" --data-dir="$data" \
+  --log-level=warning & pids+=($!)
+wait_port "$bare_port"
+wait_port "$mq_port"
+
+# One round: prints "req_per_s p99_us errors".
+round() {
+  wrk -t2 -c"$connections" -d"${duration}s" -s "$here/post.lua" \
+    "http://127.0.0.1:$1/enqueue" \
+    | awk '/^RESULT/ {
+        split($2, r, "="); split($3, s, "="); split($4, e, "=");
+        split($6, p, "=");
+        printf "%.0f %d %d\n", r[2] / s[2], p[2], e[2] }'
+}
+
+best_bare=0; best_bare_p99=0; best_mq=0; best_mq_p99=0
+for i in $(seq "$rounds"); do
+  read -r b bp be < <(round "$bare_port")
+  read -r m mp me < <(round "$mq_port")
+  printf 'round %d: bare %7d req/s p99 %6d us (%d errors) | enqueue %7d req/s p99 %6d us (%d errors)\n' \
+    "$i" "$b" "$bp" "$be" "$m" "$mp" "$me"
+  if (( b > best_bare )); then best_bare=$b; best_bare_p99=$bp; fi
+  if (( m > best_mq )); then best_mq=$m; best_mq_p99=$mp; fi
+done
+awk -v r="$rounds" -v c="$connections" -v d="$duration" \
+    -v b="$best_bare" -v bp="$best_bare_p99" -v m="$best_mq" -v mp="$best_mq_p99" 'BEGIN {
+  printf "\nbest of %d rounds, %d connections, %ds each:\n", r, c, d
+  printf "  bare handler    %7d req/s  p99 %6.2f ms\n", b, bp / 1000
+  printf "  POST /enqueue   %7d req/s  p99 %6.2f ms\n", m, mp / 1000
+  printf "  ratio enqueue/bare: %.2f (target >= 0.60; p99 target < 10 ms)\n", m / b
+}'

@@ -1,0 +1,247 @@
+#include "wire.hpp"
+
+#include <limits>
+
+#include <http_parser.h>
+
+#include "text.hpp"
+
+namespace actormq::http {
+
+namespace {
+
+verb to_verb(unsigned method) {
+  switch (method) {
+    case HTTP_GET:
+      return verb::get;
+    case HTTP_HEAD:
+      return verb::head;
+    case HTTP_POST:
+      return verb::post;
+    case HTTP_PUT:
+      return verb::put;
+    case HTTP_DELETE:
+      return verb::del;
+    case HTTP_OPTIONS:
+      return verb::options;
+    default:
+      return verb::other;
+  }
+}
+
+std::string_view reason_phrase(uint16_t status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+// Return values of http-parser callbacks.
+constexpr int proceed = 0;
+constexpr int abort_parse = 1;
+constexpr int abort_headers = 3; // on_headers_complete: 1 and 2 mean "no body"
+
+} // namespace
+
+struct request_reader::impl {
+  impl(size_t max_header, size_t max_body)
+    : max_header_bytes(max_header), max_body_bytes(max_body) {
+    http_parser_init(&parser, HTTP_REQUEST);
+    parser.data = this;
+    http_parser_settings_init(&settings);
+    settings.on_message_begin = [](http_parser* p) {
+      auto& self = *static_cast<impl*>(p->data);
+      self.current = request{};
+      self.url.clear();
+      self.field.clear();
+      self.value.clear();
+      self.in_value = false;
+      self.header_bytes = 0;
+      self.expect_continue = false;
+      return proceed;
+    };
+    settings.on_url = [](http_parser* p, const char* at, size_t n) {
+      auto& self = *static_cast<impl*>(p->data);
+      self.url.append(at, n);
+      return self.count_header(n);
+    };
+    settings.on_header_field = [](http_parser* p, const char* at, size_t n) {
+      auto& self = *static_cast<impl*>(p->data);
+      if (self.in_value)
+        self.commit_header();
+      self.field.append(at, n);
+      return self.count_header(n);
+    };
+    settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
+      auto& self = *static_cast<impl*>(p->data);
+      self.in_value = true;
+      self.value.append(at, n);
+      return self.count_header(n);
+    };
+    settings.on_headers_complete = [](http_parser* p) {
+      auto& self = *static_cast<impl*>(p->data);
+      if (self.in_value)
+        self.commit_header();
+      auto& req = self.current;
+      req.method = to_verb(p->method);
+      auto q = self.url.find('?');
+      req.path = self.url.substr(0, q);
+      if (q != std::string::npos)
+        req.query = self.url.substr(q + 1);
+      if (p->http_major != 1)
+        return self.fail(problem::malformed_request, abort_headers);
+      if (p->content_length != std::numeric_limits<uint64_t>::max()
+          && p->content_length > self.max_body_bytes)
+        return self.fail(problem::message_too_large, abort_headers);
+      self.continue_pending = self.expect_continue;
+      return proceed;
+    };
+    settings.on_body = [](http_parser* p, const char* at, size_t n) {
+      auto& self = *static_cast<impl*>(p->data);
+      auto& body = self.current.body;
+      if (body.size() + n > self.max_body_bytes)
+        return self.fail(problem::message_too_large, abort_parse);
+      body.append(at, n);
+      return proceed;
+    };
+    settings.on_message_complete = [](http_parser* p) {
+      auto& self = *static_cast<impl*>(p->data);
+      self.current.keep_alive = http_should_keep_alive(p) != 0;
+      self.continue_pending = false;
+      self.out->push_back(std::move(self.current));
+      return proceed;
+    };
+  }
+
+  int count_header(size_t n) {
+    header_bytes += n;
+    return header_bytes > max_header_bytes
+             ? fail(problem::request_too_large, abort_parse)
+             : proceed;
+  }
+
+  void commit_header() {
+    if (iequals(field, "content-type"))
+      current.content_type = value;
+    else if (iequals(field, "access-control-request-headers"))
+      current.cors_request_headers = value;
+    else if (iequals(field, "expect"))
+      expect_continue = iequals(value, "100-continue");
+    field.clear();
+    value.clear();
+    in_value = false;
+  }
+
+  int fail(problem x, int code) {
+    error = x;
+    return code;
+  }
+
+  http_parser parser;
+  http_parser_settings settings;
+  size_t max_header_bytes;
+  size_t max_body_bytes;
+  size_t header_bytes = 0;
+  request current;
+  std::string url;
+  std::string field;
+  std::string value;
+  bool in_value = false;
+  bool expect_continue = false;
+  bool continue_pending = false;
+  problem error = problem::malformed_request;
+  bool done = false;
+  std::deque<request>* out = nullptr;
+};
+
+request_reader::request_reader(size_t max_header_bytes,
+                               size_t max_body_bytes)
+  : impl_(std::make_unique<impl>(max_header_bytes, max_body_bytes)) {
+  // nop
+}
+
+request_reader::~request_reader() = default;
+
+void request_reader::feed(const char* data, size_t size,
+                          std::deque<request>& out) {
+  auto& d = *impl_;
+  if (d.done || size == 0)
+    return;
+  d.out = &out;
+  http_parser_execute(&d.parser, &d.settings, data, size);
+  d.out = nullptr;
+  auto err = HTTP_PARSER_ERRNO(&d.parser);
+  if (err != HPE_OK) {
+    request bad;
+    bad.failed = true;
+    bad.keep_alive = false;
+    bad.error = err == HPE_HEADER_OVERFLOW ? problem::request_too_large
+                                           : d.error;
+    out.push_back(std::move(bad));
+    d.done = true;
+  } else if (d.parser.upgrade) {
+    // No protocol upgrades: answer the request, then close.
+    if (!out.empty())
+      out.back().keep_alive = false;
+    d.done = true;
+  }
+}
+
+bool request_reader::take_continue() {
+  auto result = impl_->continue_pending;
+  impl_->continue_pending = false;
+  return result;
+}
+
+std::string render_response(const reply& r, bool keep_alive,
+                            std::string_view extra_headers, bool head) {
+  std::string out;
+  out.reserve(192 + extra_headers.size() + r.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += reason_phrase(r.status);
+  out += "\r\n";
+  if (!r.body.empty())
+    out += "Content-Type: application/json; charset=utf-8\r\n";
+  out += "Access-Control-Allow-Origin: *\r\n";
+  out += extra_headers;
+  if (r.status != 204) {
+    out += "Content-Length: ";
+    out += std::to_string(r.body.size());
+    out += "\r\n";
+  }
+  out += keep_alive ? "Connection: keep-alive\r\n\r\n"
+                    : "Connection: close\r\n\r\n";
+  if (!head)
+    out += r.body;
+  return out;
+}
+
+std::string_view continue_response() {
+  return "HTTP/1.1 100 Continue\r\n\r\n";
+}
+
+} // namespace actormq::http

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "json_api.hpp"
+
+/// HTTP/1.1 on the wire: requests read from a byte stream (with Debian's
+/// http-parser, the parser Node.js used for a decade) and responses written
+/// out. No sockets, no actors: testable and fuzzable on bytes.
+namespace actormq::http {
+
+/// The request methods the API distinguishes.
+enum class verb : uint8_t { get, head, post, put, del, options, other };
+
+/// One request as read from a connection.
+struct request {
+  /// The method.
+  verb method = verb::other;
+  /// The path of the target, without its query.
+  std::string path;
+  /// The query of the target, without the '?'.
+  std::string query;
+  /// The Content-Type header, empty if absent.
+  std::string content_type;
+  /// The Access-Control-Request-Headers header (CORS preflight).
+  std::string cors_request_headers;
+  /// The body, de-chunked.
+  std::string body;
+  /// Whether the connection may serve another request afterwards.
+  bool keep_alive = true;
+  /// Set when the request could not be read: the connection answers with
+  /// this and closes.
+  bool failed = false;
+  /// What was wrong when `failed`.
+  problem error = problem::malformed_request;
+};
+
+/// Reads requests from the bytes of one connection, pipelined or not.
+class request_reader {
+public:
+  /// Refuses headers over `max_header_bytes` (431) and bodies over
+  /// `max_body_bytes` (413).
+  request_reader(size_t max_header_bytes, size_t max_body_bytes);
+  ~request_reader();
+
+  request_reader(const request_reader&) = delete;
+  request_reader& operator=(const request_reader&) = delete;
+
+  /// Consumes `data`; appends each complete request to `out`. After a
+  /// request with `failed` set, the reader consumes nothing more.
+  void feed(const char* data, size_t size, std::deque<request>& out);
+
+  /// True once the headers of a request that sent `Expect: 100-continue`
+  /// have been read and its body has not; reset by take_continue().
+  bool take_continue();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Renders a complete response with the headers every reply carries (JSON
+/// content type, CORS, length, connection). `extra_headers` are complete
+/// lines, each ending in CRLF. A HEAD response has no body.
+std::string render_response(const reply& r, bool keep_alive,
+                            std::string_view extra_headers = {},
+                            bool head = false);
+
+/// The interim response to `Expect: 100-continue`.
+std::string_view continue_response();
+
+} // namespace actormq::http
