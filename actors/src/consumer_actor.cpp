@@ -1,20 +1,18 @@
 #include "actormq/consumer_actor.hpp"
 
 #include <exception>
-#include <string>
 
 #include "actormq/log.hpp"
 
 
 namespace actormq {
 
+std::string describe(const std::optional<message>& x) {
+  return x ? "Processing message: " + x->data.body : "No messages to process";
+}
+
 message_handler log_handler() {
-  return [](const std::optional<message>& x) {
-    if (x)
-      log::info("Processing message: " + x->data.body);
-    else
-      log::info("No messages to process");
-  };
+  return [](const std::optional<message>& x) { log::info(describe(x)); };
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 
 #include <caf/timespan.hpp>
 
@@ -14,9 +15,12 @@ namespace actormq {
 /// block that actor, never the others. An exception it throws is logged.
 using message_handler = std::function<void(const std::optional<message>&)>;
 
-/// Returns the handler of the original service: it logs
+/// Returns the line the original service logged for `x`:
 /// `Processing message: <m>` (text as is, JSON compact) or
 /// `No messages to process`.
+std::string describe(const std::optional<message>& x);
+
+/// Returns the handler of the original service: it logs describe(x).
 message_handler log_handler();
 
 /// Settings of a consumer actor.

@@ -1,0 +1,139 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "wire.hpp"
+
+using namespace actormq::http;
+
+namespace {
+
+std::deque<request> read_all(std::string_view bytes, size_t max_body = 1024,
+                             size_t chunk = 0) {
+  request_reader reader{1024, max_body};
+  std::deque<request> out;
+  if (chunk == 0)
+    chunk = bytes.size();
+  for (size_t i = 0; i < bytes.size(); i += chunk)
+    reader.feed(bytes.data() + i, std::min(chunk, bytes.size() - i), out);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a request is read with its path, query, headers and body") {
+  auto out = read_all("POST /enqueue?x=1 HTTP/1.1\r\n"
+                      "Host: h\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 5\r\n\r\nhello");
+  REQUIRE(out.size() == 1);
+  auto& r = out.front();
+  CHECK_FALSE(r.failed);
+  CHECK(r.method == verb::post);
+  CHECK(r.path == "/enqueue");
+  CHECK(r.query == "x=1");
+  CHECK(r.content_type == "application/json");
+  CHECK(r.body == "hello");
+  CHECK(r.keep_alive);
+}
+
+TEST_CASE("a request split into single bytes reads the same") {
+  auto out = read_all("POST /e HTTP/1.1\r\nContent-Type: a/b\r\n"
+                      "Content-Length: 3\r\n\r\nabc",
+                      1024, 1);
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().content_type == "a/b");
+  CHECK(out.front().body == "abc");
+}
+
+TEST_CASE("pipelined requests are all read, in order") {
+  auto out = read_all("GET /a HTTP/1.1\r\n\r\n"
+                      "POST /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+                      "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n");
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].path == "/a");
+  CHECK(out[1].body == "x");
+  CHECK(out[2].path == "/c");
+  CHECK_FALSE(out[2].keep_alive);
+}
+
+TEST_CASE("keep-alive follows the HTTP version and Connection header") {
+  CHECK(read_all("GET / HTTP/1.1\r\n\r\n").front().keep_alive);
+  CHECK_FALSE(read_all("GET / HTTP/1.0\r\n\r\n").front().keep_alive);
+  CHECK(read_all("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+          .front()
+          .keep_alive);
+  CHECK_FALSE(
+    read_all("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").front().keep_alive);
+}
+
+TEST_CASE("chunked bodies are de-chunked") {
+  auto out = read_all("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().body == "abcde");
+}
+
+TEST_CASE("garbage fails at once, and nothing after it is read") {
+  for (auto bytes : {"GARBAGE\r\n\r\n", "GET / HTTP/9.1\r\n\r\n",
+                     "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+                     "GET / HTTP/1.1\r\nno colon\r\n\r\n"}) {
+    INFO(bytes);
+    request_reader reader{1024, 1024};
+    std::deque<request> out;
+    reader.feed(bytes, std::strlen(bytes), out);
+    REQUIRE(out.size() == 1);
+    CHECK(out.front().failed);
+    CHECK(out.front().error == problem::malformed_request);
+    CHECK_FALSE(out.front().keep_alive);
+    reader.feed("GET / HTTP/1.1\r\n\r\n", 18, out);
+    CHECK(out.size() == 1);
+  }
+}
+
+TEST_CASE("oversized headers and bodies fail with their own problem") {
+  auto big_header = "GET / HTTP/1.1\r\nX: " + std::string(2000, 'a')
+                    + "\r\n\r\n";
+  auto out = read_all(big_header);
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().error == problem::request_too_large);
+  out = read_all("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 10);
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().error == problem::message_too_large);
+  out = read_all("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "b\r\n01234567890\r\n0\r\n\r\n",
+                 10);
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().error == problem::message_too_large);
+}
+
+TEST_CASE("Expect: 100-continue is reported once the headers are in") {
+  request_reader reader{1024, 1024};
+  std::deque<request> out;
+  std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 2\r\n\r\n";
+  reader.feed(head.data(), head.size(), out);
+  CHECK(reader.take_continue());
+  CHECK_FALSE(reader.take_continue());
+  reader.feed("ok", 2, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().body == "ok");
+}
+
+TEST_CASE("responses carry length, JSON type, CORS and connection") {
+  auto r = render_response(reply{200, R"({"data":"ok"})"}, true);
+  CHECK(r
+        == "HTTP/1.1 200 OK\r\n"
+           "Content-Type: application/json; charset=utf-8\r\n"
+           "Access-Control-Allow-Origin: *\r\n"
+           "Content-Length: 13\r\n"
+           "Connection: keep-alive\r\n\r\n"
+           R"({"data":"ok"})");
+  auto head = render_response(reply{404, "{}"}, false, "X-A: b\r\n", true);
+  CHECK(head
+        == "HTTP/1.1 404 Not Found\r\n"
+           "Content-Type: application/json; charset=utf-8\r\n"
+           "Access-Control-Allow-Origin: *\r\n"
+           "X-A: b\r\n"
+           "Content-Length: 2\r\n"
+           "Connection: close\r\n\r\n");
+}
