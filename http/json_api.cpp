@@ -114,6 +114,17 @@ reply problem_reply(problem x) {
     case problem::message_too_large:
       return error_body(413, "Message is larger than the server's limit "
                              "(--max-message-bytes)");
+    case problem::queue_full:
+    {
+      auto r = error_body(429, "Queue is full (max_depth); retry later");
+      r.headers = "Retry-After: 1\r\n";
+      return r;
+    }
+    case problem::invalid_receipt:
+      return error_body(400, "Receipt is malformed; use one from a receive");
+    case problem::stale_receipt:
+      return error_body(409, "Lease is over (expired, released or acked); "
+                             "the message may be with another receiver");
     case problem::malformed_json:
       return error_body(400, "Body is not valid JSON; send an object such "
                              "as {\"message\": \"hello\"}");
@@ -149,6 +160,12 @@ problem to_problem(const caf::error& x) {
         return problem::message_required;
       case ec::message_too_large:
         return problem::message_too_large;
+      case ec::queue_full:
+        return problem::queue_full;
+      case ec::invalid_receipt:
+        return problem::invalid_receipt;
+      case ec::stale_receipt:
+        return problem::stale_receipt;
     }
     return problem::internal_error;
   }

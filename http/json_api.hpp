@@ -20,6 +20,12 @@ enum class problem : uint8_t {
   message_required,
   /// 413: the message is over --max-message-bytes.
   message_too_large,
+  /// 429: the queue holds max_depth messages (with Retry-After).
+  queue_full,
+  /// 400: a receipt that no queue handed out.
+  invalid_receipt,
+  /// 409: the receipt's lease is over.
+  stale_receipt,
   /// 400: the body is not JSON.
   malformed_json,
   /// 400: the body is not UTF-8.
@@ -48,6 +54,8 @@ struct reply {
   uint16_t status;
   /// The JSON body.
   std::string body;
+  /// Extra header lines, each ending in CRLF (e.g. Retry-After).
+  std::string headers = {};
 };
 
 /// Returns the status and `{"error": "..."}` body of `x`.

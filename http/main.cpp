@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   }
   log::set_level(opts.log_level);
   caf::actor_system sys{cfg};
-  auto queue = sys.spawn(actormq::queue, queue_config{opts.max_message_bytes});
+  queue_config qcfg;
+  qcfg.attributes.max_message_bytes = opts.max_message_bytes;
+  auto queue = sys.spawn(actormq::queue, std::move(qcfg));
   auto consumer = sys.spawn(actormq::consumer, queue,
                             consumer_config{opts.consume_interval, {}});
   auto stop_actors = [&] {

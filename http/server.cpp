@@ -196,7 +196,9 @@ private:
 caf::behavior bridge(caf::event_based_actor* self, queue_actor queue) {
   return {
     [=](atom::enqueue, payload& x, responder& r) {
-      self->request(queue, caf::infinite, atom::enqueue::value, std::move(x))
+      self
+        ->request(queue, caf::infinite, atom::enqueue::value,
+                  new_message{std::move(x), caf::none, 0, {}})
         .then([r](uint64_t id) { r.conn->respond(enqueued_reply(id)); },
               [r](caf::error& err) {
                 r.conn->respond(problem_reply(to_problem(err)));

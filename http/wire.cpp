@@ -45,8 +45,12 @@ std::string_view reason_phrase(uint16_t status) {
       return "Request Timeout";
     case 413:
       return "Payload Too Large";
+    case 409:
+      return "Conflict";
     case 415:
       return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
@@ -218,7 +222,7 @@ bool request_reader::take_continue() {
 std::string render_response(const reply& r, bool keep_alive,
                             std::string_view extra_headers, bool head) {
   std::string out;
-  out.reserve(192 + extra_headers.size() + r.body.size());
+  out.reserve(192 + r.headers.size() + extra_headers.size() + r.body.size());
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
   out += ' ';
@@ -227,6 +231,7 @@ std::string render_response(const reply& r, bool keep_alive,
   if (!r.body.empty())
     out += "Content-Type: application/json; charset=utf-8\r\n";
   out += "Access-Control-Allow-Origin: *\r\n";
+  out += r.headers;
   out += extra_headers;
   if (r.status != 204) {
     out += "Content-Length: ";

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "actormq/consumer_actor.hpp"
+#include "actormq/errors.hpp"
 #include "actormq/queue_actor.hpp"
 #include "actormq/testing.hpp"
 
@@ -17,20 +18,35 @@ struct consumer_fixture : testing::fixture {
   queue_actor q = sys.spawn(queue, queue_config{});
   std::vector<std::string> seen;
 
-  consumer_actor start_consumer(caf::timespan interval = 5s) {
-    auto c = sys.spawn(consumer, q,
-                       consumer_config{interval, [this](const auto& x) {
-                                         seen.push_back(describe(x));
-                                       }});
+  consumer_actor start_consumer(consumer_config cfg = {}) {
+    if (!cfg.handler)
+      cfg.handler = [this](const auto& x) -> caf::error {
+        seen.push_back(describe(x));
+        return caf::none;
+      };
+    auto c = sys.spawn(consumer, q, std::move(cfg));
     run();
     return c;
   }
 
   void enqueue(std::string body) {
-    REQUIRE(request<uint64_t>(q, atom::enqueue::value,
-                              payload{std::move(body), payload_kind::text}));
+    new_message x;
+    x.data = payload{std::move(body), payload_kind::text};
+    REQUIRE(request<uint64_t>(q, atom::enqueue::value, std::move(x)));
+  }
+
+  queue_stats stats() {
+    auto x = request<queue_stats>(q, atom::stats::value);
+    REQUIRE(x);
+    return *x;
   }
 };
+
+consumer_config every(caf::timespan interval) {
+  consumer_config cfg;
+  cfg.interval = interval;
+  return cfg;
+}
 
 } // namespace
 
@@ -49,13 +65,27 @@ TEST_CASE_METHOD(consumer_fixture,
   advance(5s);
   CHECK(seen.back() == "No messages to process");
   CHECK(seen.size() == 3);
+  CHECK(stats().acked == 2);
 }
 
 TEST_CASE_METHOD(consumer_fixture, "the interval is configurable") {
   enqueue("a");
-  start_consumer(500ms);
+  start_consumer(every(500ms));
   advance(500ms);
   CHECK(seen == std::vector<std::string>{"Processing message: a"});
+}
+
+TEST_CASE_METHOD(consumer_fixture, "a batch consumer takes several at once") {
+  for (auto x : {"a", "b", "c"})
+    enqueue(x);
+  auto cfg = every(5s);
+  cfg.batch = 2;
+  start_consumer(cfg);
+  advance(5s);
+  CHECK(seen.size() == 2);
+  advance(5s);
+  CHECK(seen.size() == 3);
+  CHECK(stats().acked == 3);
 }
 
 TEST_CASE_METHOD(consumer_fixture,
@@ -68,28 +98,69 @@ TEST_CASE_METHOD(consumer_fixture,
   CHECK(seen.back() == "Processing message: late");
 }
 
-TEST_CASE_METHOD(consumer_fixture, "a throwing handler does not stop it") {
-  enqueue("boom");
-  enqueue("fine");
-  auto calls = 0;
-  sys.spawn(consumer, q, consumer_config{5s, [&](const auto& x) {
-                                           ++calls;
-                                           if (x && x->data.body == "boom")
-                                             throw std::runtime_error("boom");
-                                         }});
-  run();
-  advance(5s);
-  advance(5s);
+TEST_CASE_METHOD(consumer_fixture, "a failing handler releases with backoff "
+                                   "and the message comes back") {
+  enqueue("flaky");
+  int calls = 0;
+  auto cfg = every(1s);
+  cfg.backoff = 3s;
+  cfg.handler = [&](const std::optional<message>& x) -> caf::error {
+    if (!x)
+      return caf::none;
+    ++calls;
+    if (calls == 1)
+      throw std::runtime_error("first try fails");
+    if (calls == 2)
+      return make_error(ec::message_required);
+    return caf::none;
+  };
+  start_consumer(cfg);
+  advance(1s);
+  CHECK(calls == 1);
+  CHECK(stats().delayed == 1);
+  advance(1s);
+  advance(1s);
+  CHECK(calls == 1); // backing off for 3 s
+  advance(1s);
   CHECK(calls == 2);
-  auto stats = request<queue_stats>(q, atom::stats::value);
-  REQUIRE(stats);
-  CHECK(stats->depth == 0);
+  // The second failure doubles the backoff to 6 s.
+  for (int i = 0; i < 5; ++i)
+    advance(1s);
+  CHECK(calls == 2);
+  advance(1s);
+  advance(1s);
+  CHECK(calls == 3);
+  CHECK(stats().acked == 1);
+  CHECK(stats().redelivered == 2);
+}
+
+TEST_CASE("the backoff doubles up to its bound") {
+  consumer_config cfg;
+  cfg.backoff = 1s;
+  cfg.max_backoff = 10s;
+  CHECK(backoff_for(cfg, 1) == caf::timespan{1s});
+  CHECK(backoff_for(cfg, 2) == caf::timespan{2s});
+  CHECK(backoff_for(cfg, 4) == caf::timespan{8s});
+  CHECK(backoff_for(cfg, 5) == caf::timespan{10s});
+  CHECK(backoff_for(cfg, 60) == caf::timespan{10s});
+}
+
+TEST_CASE_METHOD(consumer_fixture, "several consumers share a queue") {
+  for (auto x : {"a", "b", "c", "d"})
+    enqueue(x);
+  start_consumer();
+  start_consumer();
+  advance(5s);
+  CHECK(seen.size() == 2);
+  advance(5s);
+  CHECK(seen.size() == 4);
+  CHECK(stats().acked == 4);
 }
 
 TEST_CASE("describe() renders text as is and JSON compact") {
-  CHECK(describe(message{1, {"hi there", payload_kind::text}})
+  CHECK(describe(message{1, {"hi there", payload_kind::text}, 0, 0, {}})
         == "Processing message: hi there");
-  CHECK(describe(message{2, {R"({"a":[1,2]})", payload_kind::json}})
+  CHECK(describe(message{2, {R"({"a":[1,2]})", payload_kind::json}, 0, 0, {}})
         == R"(Processing message: {"a":[1,2]})");
   CHECK(describe(std::nullopt) == "No messages to process");
 }

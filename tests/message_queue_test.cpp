@@ -4,69 +4,293 @@
 #include "actormq/message_queue.hpp"
 
 using namespace actormq;
+using namespace std::chrono_literals;
 
 namespace {
 
-payload text(std::string x) {
-  return payload{std::move(x), payload_kind::text};
+/// A queue and a clock the test moves by hand.
+struct queue_fixture {
+  message_queue q;
+  time_point now{std::chrono::hours{1}};
+
+  explicit queue_fixture(queue_attributes attrs = {}) : q(std::move(attrs)) {
+    // nop
+  }
+
+  uint64_t push(std::string body, int32_t priority = 0) {
+    new_message x;
+    x.data = payload{std::move(body), payload_kind::text};
+    x.priority = priority;
+    auto id = q.push(std::move(x), now);
+    REQUIRE(id);
+    return *id;
+  }
+
+  std::vector<std::string> bodies(const std::vector<lease>& xs) {
+    std::vector<std::string> result;
+    for (auto& x : xs)
+      result.push_back(x.msg.data.body);
+    return result;
+  }
+
+  std::vector<lease> receive(size_t max = 10, caf::timespan vis = 30s) {
+    return q.receive(max, vis, now);
+  }
+
+  ec error_of(const caf::error& err) {
+    ec code{};
+    REQUIRE(is_actormq_error(err, code));
+    return code;
+  }
+};
+
+using strings = std::vector<std::string>;
+
+queue_attributes with(void (*f)(queue_attributes&)) {
+  queue_attributes x;
+  f(x);
+  return x;
 }
 
 } // namespace
 
-TEST_CASE("a queue hands messages out in FIFO order with increasing ids") {
-  message_queue q;
-  REQUIRE(q.push(text("a")) == caf::expected<uint64_t>{1u});
-  REQUIRE(q.push(payload{"[1,2]", payload_kind::json})
-          == caf::expected<uint64_t>{2u});
-  REQUIRE(q.push(text("c")) == caf::expected<uint64_t>{3u});
-  auto first = q.pop();
+TEST_CASE_METHOD(queue_fixture, "messages are leased oldest first") {
+  push("a");
+  push("b");
+  push("c");
+  CHECK(bodies(receive(2)) == strings{"a", "b"});
+  CHECK(bodies(receive()) == strings{"c"});
+  CHECK(receive().empty());
+}
+
+TEST_CASE_METHOD(queue_fixture, "higher priority is served first") {
+  push("low", -1);
+  push("normal");
+  push("urgent", 5);
+  push("normal2");
+  CHECK(bodies(receive()) == strings{"urgent", "normal", "normal2", "low"});
+}
+
+TEST_CASE_METHOD(queue_fixture, "a lease carries id, receipt and count") {
+  auto id = push("a");
+  auto xs = receive(1, 10s);
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0].msg.id == id);
+  CHECK(xs[0].msg.receive_count == 1);
+  CHECK(xs[0].msg.enqueued_at == now);
+  CHECK(xs[0].expires == now + 10s);
+  CHECK_FALSE(xs[0].receipt.empty());
+}
+
+TEST_CASE_METHOD(queue_fixture, "an acked message is gone for good") {
+  push("a");
+  auto xs = receive();
+  CHECK_FALSE(q.ack(xs[0].receipt, now));
+  now += 1h;
+  CHECK(receive().empty());
+  CHECK(q.stats(now).acked == 1);
+  CHECK(error_of(q.ack(xs[0].receipt, now)) == ec::stale_receipt);
+}
+
+TEST_CASE_METHOD(queue_fixture, "an expired lease returns the message, "
+                                "in its place, with its count") {
+  push("a");
+  push("b");
+  auto first = receive(1, 10s);
+  now += 9s;
+  CHECK(bodies(receive()) == strings{"b"});
+  now += 1s;
+  auto again = receive();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].msg.data.body == "a");
+  CHECK(again[0].msg.receive_count == 2);
+  CHECK(q.stats(now).redelivered == 1);
+  // The first holder's receipt no longer applies to the new holder.
+  CHECK(error_of(q.ack(first[0].receipt, now)) == ec::stale_receipt);
+  CHECK(error_of(q.ack("garbage", now)) == ec::invalid_receipt);
+  CHECK_FALSE(q.ack(again[0].receipt, now));
+}
+
+TEST_CASE_METHOD(queue_fixture, "an expired message keeps its place") {
+  push("a");
+  receive(1, 10s);
+  push("b");
+  now += 10s;
+  CHECK(bodies(receive()) == strings{"a", "b"});
+}
+
+TEST_CASE_METHOD(queue_fixture, "release returns a message now or later") {
+  push("a");
+  auto xs = receive();
+  CHECK_FALSE(q.release(xs[0].receipt, 5s, now));
+  CHECK(receive().empty());
+  CHECK(q.stats(now).delayed == 1);
+  now += 5s;
+  CHECK(bodies(receive()) == strings{"a"});
+}
+
+TEST_CASE_METHOD(queue_fixture, "extend keeps a lease alive") {
+  push("a");
+  auto xs = receive(1, 10s);
+  now += 8s;
+  CHECK_FALSE(q.extend(xs[0].receipt, 10s, now));
+  now += 9s;
+  CHECK(receive().empty());
+  CHECK_FALSE(q.ack(xs[0].receipt, now));
+  now += 1h;
+  CHECK(error_of(q.extend(xs[0].receipt, 10s, now)) == ec::stale_receipt);
+}
+
+TEST_CASE("after max_deliveries leases, a message is a dead letter") {
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_deliveries = 2;
+    x.dead_letter_queue = "dlq";
+  })};
+  auto id = f.push("poison");
+  f.receive(1, 1s);
+  f.now += 1s;
+  auto second = f.receive(1, 1s);
+  REQUIRE(second.size() == 1);
+  f.now += 1s;
+  f.q.advance(f.now);
+  CHECK(f.receive().empty());
+  auto dead = f.q.take_dead_letters();
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].id == id);
+  CHECK(dead[0].receive_count == 2);
+  CHECK(f.q.stats(f.now).dead_lettered == 1);
+  CHECK(f.q.take_dead_letters().empty());
+}
+
+TEST_CASE("a release counts toward max_deliveries too") {
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_deliveries = 1;
+    x.dead_letter_queue = "dlq";
+  })};
+  f.push("poison");
+  auto xs = f.receive();
+  CHECK_FALSE(f.q.release(xs[0].receipt, 0s, f.now));
+  CHECK(f.q.take_dead_letters().size() == 1);
+  CHECK(f.q.size() == 0);
+}
+
+TEST_CASE("adopted messages keep id and count and can go back") {
+  message_queue dlq;
+  time_point now{};
+  message m{42, {"x", payload_kind::text}, 0, 3, now};
+  dlq.adopt(m, "orders", now);
+  auto xs = dlq.receive(10, 30s, now);
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0].msg.id == 42);
+  CHECK(xs[0].msg.receive_count == 4);
+  CHECK_FALSE(dlq.release(xs[0].receipt, 0s, now));
+  auto back = dlq.take_adopted();
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].first == "orders");
+  CHECK(back[0].second.id == 42);
+  CHECK(dlq.size() == 0);
+}
+
+TEST_CASE("queues that share an id source never reuse an id") {
+  auto ids = message_queue::make_id_source();
+  message_queue a{{}, ids};
+  message_queue b{{}, ids};
+  time_point now{};
+  auto x = a.push(new_message{{"1", payload_kind::text}, {}, 0, {}}, now);
+  auto y = b.push(new_message{{"2", payload_kind::text}, {}, 0, {}}, now);
+  REQUIRE(x);
+  REQUIRE(y);
+  CHECK(*x != *y);
+}
+
+TEST_CASE("delays hold messages back") {
+  queue_fixture f{with([](queue_attributes& x) { x.delay = 10s; })};
+  f.push("default-delay");
+  new_message now_msg{{"no-delay", payload_kind::text}, caf::timespan{0}, 0,
+                      {}};
+  REQUIRE(f.q.push(now_msg, f.now));
+  CHECK(f.bodies(f.receive()) == strings{"no-delay"});
+  CHECK(f.q.stats(f.now).delayed == 1);
+  CHECK(f.q.next_deadline() == caf::optional<time_point>{f.now + 10s});
+  f.now += 10s;
+  CHECK(f.bodies(f.receive()) == strings{"default-delay"});
+}
+
+TEST_CASE_METHOD(queue_fixture, "a dedup_id repeat returns the first id") {
+  new_message x{{"a", payload_kind::text}, {}, 0, "order-1"};
+  auto first = q.push(x, now);
+  now += 4min;
+  auto repeat = q.push(x, now);
   REQUIRE(first);
-  CHECK(first->id == 1);
-  CHECK(first->data.body == "a");
-  auto second = q.pop();
-  REQUIRE(second);
-  CHECK(second->data.body == "[1,2]");
-  CHECK(second->data.kind == payload_kind::json);
-  CHECK(q.pop()->data.body == "c");
-  CHECK_FALSE(q.pop());
+  REQUIRE(repeat);
+  CHECK(*repeat == *first);
+  CHECK(q.size() == 1);
+  now += 1min;
+  auto later = q.push(x, now);
+  REQUIRE(later);
+  CHECK(*later != *first);
+  CHECK(q.size() == 2);
 }
 
-TEST_CASE("ids stay unique after the queue runs empty") {
-  message_queue q;
-  REQUIRE(q.push(text("a")));
-  REQUIRE(q.pop());
-  CHECK(*q.push(text("b")) == 2);
+TEST_CASE("retention expires old messages, counted") {
+  queue_fixture f{with([](queue_attributes& x) { x.retention = 60s; })};
+  f.push("old");
+  f.now += 30s;
+  f.push("young");
+  f.now += 30s;
+  CHECK(f.bodies(f.receive()) == strings{"young"});
+  CHECK(f.q.stats(f.now).expired == 1);
 }
 
-TEST_CASE("an empty message is refused") {
-  message_queue q;
-  auto id = q.push(text(""));
-  REQUIRE_FALSE(id);
-  ec code;
-  REQUIRE(is_actormq_error(id.error(), code));
-  CHECK(code == ec::message_required);
-  CHECK(q.stats().depth == 0);
+TEST_CASE("max_depth bounds the queue") {
+  queue_fixture f{with([](queue_attributes& x) { x.max_depth = 2; })};
+  f.push("a");
+  f.push("b");
+  auto refused
+    = f.q.push(new_message{{"c", payload_kind::text}, {}, 0, {}}, f.now);
+  REQUIRE_FALSE(refused);
+  CHECK(f.error_of(refused.error()) == ec::queue_full);
+  auto xs = f.receive(1);
+  CHECK_FALSE(f.q.ack(xs[0].receipt, f.now));
+  f.push("c");
 }
 
-TEST_CASE("a message over the limit is refused; one at the limit is not") {
-  message_queue q{4};
-  auto id = q.push(text("12345"));
-  REQUIRE_FALSE(id);
-  ec code;
-  REQUIRE(is_actormq_error(id.error(), code));
-  CHECK(code == ec::message_too_large);
-  CHECK(q.push(text("1234")));
+TEST_CASE("empty and oversized messages are refused") {
+  queue_fixture f{with([](queue_attributes& x) { x.max_message_bytes = 4; })};
+  auto empty = f.q.push(new_message{}, f.now);
+  REQUIRE_FALSE(empty);
+  CHECK(f.error_of(empty.error()) == ec::message_required);
+  auto big
+    = f.q.push(new_message{{"12345", payload_kind::text}, {}, 0, {}}, f.now);
+  REQUIRE_FALSE(big);
+  CHECK(f.error_of(big.error()) == ec::message_too_large);
+  f.push("1234");
 }
 
-TEST_CASE("stats count what is held and what passed through") {
-  message_queue q;
-  REQUIRE(q.push(text("ab")));
-  REQUIRE(q.push(text("cde")));
-  CHECK(q.stats().depth == 2);
-  CHECK(q.stats().bytes == 5);
-  REQUIRE(q.pop());
-  CHECK(q.stats().depth == 1);
-  CHECK(q.stats().bytes == 3);
-  CHECK(q.stats().enqueued == 2);
-  CHECK(q.stats().dequeued == 1);
+TEST_CASE_METHOD(queue_fixture, "peek shows ready messages without leasing") {
+  push("a");
+  push("b", 1);
+  auto xs = q.peek(10, now);
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].data.body == "b");
+  CHECK(bodies(receive()) == strings{"b", "a"});
+}
+
+TEST_CASE_METHOD(queue_fixture, "stats count every state and total") {
+  push("ready");
+  push("leased");
+  q.push(new_message{{"later", payload_kind::text}, caf::timespan{5s}, 0, {}},
+         now);
+  now += 3s;
+  auto xs = receive(1);
+  auto s = q.stats(now);
+  CHECK(s.ready == 1);
+  CHECK(s.in_flight == 1);
+  CHECK(s.delayed == 1);
+  CHECK(s.enqueued == 3);
+  CHECK(s.bytes == 16);
+  CHECK(s.oldest_ready_age == caf::timespan{3s});
+  CHECK(q.purge() == 3);
+  CHECK(q.stats(now).ready == 0);
+  CHECK(q.stats(now).bytes == 0);
 }

@@ -5,19 +5,43 @@
 #include "actormq/testing.hpp"
 
 using namespace actormq;
+using namespace std::chrono_literals;
 
 namespace {
 
-struct queue_fixture : testing::fixture {
-  queue_actor q = sys.spawn(queue, queue_config{8});
+using leases = std::vector<lease>;
+using results = std::vector<caf::error>;
 
-  caf::expected<uint64_t> enqueue(std::string body) {
-    return request<uint64_t>(q, atom::enqueue::value,
-                             payload{std::move(body), payload_kind::text});
+struct queue_fixture : testing::fixture {
+  queue_actor q = spawn_queue(queue_attributes{});
+
+  queue_actor spawn_queue(queue_attributes attrs, std::string name = "q",
+                          dead_letter_sink dlq = {}) {
+    queue_config cfg;
+    cfg.name = std::move(name);
+    cfg.attributes = std::move(attrs);
+    cfg.dead_letters = std::move(dlq);
+    return sys.spawn(queue, std::move(cfg));
   }
 
-  caf::optional<message> dequeue() {
-    auto x = request<caf::optional<message>>(q, atom::dequeue::value);
+  caf::expected<uint64_t> enqueue(const queue_actor& dest, std::string body,
+                                  int32_t priority = 0) {
+    new_message x;
+    x.data = payload{std::move(body), payload_kind::text};
+    x.priority = priority;
+    return request<uint64_t>(dest, atom::enqueue::value, std::move(x));
+  }
+
+  leases receive(const queue_actor& dest, uint32_t max = 10,
+                 caf::timespan vis = 30s) {
+    auto xs = request<leases>(dest, atom::receive::value, max, vis,
+                              caf::timespan{0});
+    REQUIRE(xs);
+    return *xs;
+  }
+
+  queue_stats stats(const queue_actor& dest) {
+    auto x = request<queue_stats>(dest, atom::stats::value);
     REQUIRE(x);
     return *x;
   }
@@ -25,35 +49,119 @@ struct queue_fixture : testing::fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(queue_fixture, "the queue actor replies with ids, FIFO") {
-  CHECK(enqueue("one") == caf::expected<uint64_t>{1u});
-  CHECK(enqueue("two") == caf::expected<uint64_t>{2u});
-  auto x = dequeue();
-  REQUIRE(x);
-  CHECK(x->id == 1);
-  CHECK(x->data.body == "one");
-  CHECK(dequeue()->data.body == "two");
-  CHECK_FALSE(dequeue());
-}
-
-TEST_CASE_METHOD(queue_fixture, "the queue actor replies with our errors") {
-  auto id = enqueue("123456789");
-  REQUIRE_FALSE(id);
+TEST_CASE_METHOD(queue_fixture, "enqueue, receive and ack through messages") {
+  CHECK(enqueue(q, "one") == caf::expected<uint64_t>{1u});
+  CHECK(enqueue(q, "two") == caf::expected<uint64_t>{2u});
+  auto xs = receive(q);
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].msg.data.body == "one");
+  auto acked = request<results>(
+    q, atom::ack::value, std::vector<std::string>{xs[0].receipt, "nonsense"});
+  REQUIRE(acked);
+  REQUIRE(acked->size() == 2);
+  CHECK_FALSE((*acked)[0]);
   ec code;
-  REQUIRE(is_actormq_error(id.error(), code));
-  CHECK(code == ec::message_too_large);
-  auto stats = request<queue_stats>(q, atom::stats::value);
-  REQUIRE(stats);
-  CHECK(stats->depth == 0);
+  REQUIRE(is_actormq_error((*acked)[1], code));
+  CHECK(code == ec::invalid_receipt);
+  CHECK(stats(q).in_flight == 1);
 }
 
-TEST_CASE_METHOD(queue_fixture, "the queue actor reports its counters") {
-  REQUIRE(enqueue("a"));
-  REQUIRE(enqueue("b"));
-  REQUIRE(dequeue());
-  auto stats = request<queue_stats>(q, atom::stats::value);
-  REQUIRE(stats);
-  CHECK(stats->depth == 1);
-  CHECK(stats->enqueued == 2);
-  CHECK(stats->dequeued == 1);
+TEST_CASE_METHOD(queue_fixture, "a lease expires on virtual time") {
+  REQUIRE(enqueue(q, "a"));
+  auto first = receive(q, 1, 10s);
+  advance(9s);
+  CHECK(receive(q).empty());
+  advance(1s);
+  auto again = receive(q);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].msg.receive_count == 2);
+  CHECK(stats(q).redelivered == 1);
+}
+
+TEST_CASE_METHOD(queue_fixture, "a batch is all or nothing") {
+  std::vector<new_message> batch(2);
+  batch[0].data.body = "fine";
+  auto refused = request<std::vector<uint64_t>>(q, atom::enqueue::value,
+                                                batch);
+  CHECK_FALSE(refused);
+  CHECK(stats(q).enqueued == 0);
+  batch[1].data.body = "also fine";
+  auto ids = request<std::vector<uint64_t>>(q, atom::enqueue::value, batch);
+  REQUIRE(ids);
+  CHECK(*ids == std::vector<uint64_t>{1, 2});
+}
+
+TEST_CASE_METHOD(queue_fixture, "a long poll is answered when a message "
+                                "arrives, and empty when its wait is over") {
+  std::vector<lease> got;
+  auto waiting = self->request(q, caf::infinite, atom::receive::value,
+                               uint32_t{1}, caf::timespan{30s},
+                               caf::timespan{20s});
+  run();
+  advance(5s);
+  CHECK(self->mailbox().empty());
+  REQUIRE(enqueue(q, "wake up"));
+  std::move(waiting).receive([&](leases& xs) { got = std::move(xs); },
+                             [&](caf::error&) { FAIL("receive failed"); });
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].msg.data.body == "wake up");
+  // A second long poll with nothing to come ends after its wait, empty.
+  auto pending = self->request(q, caf::infinite, atom::receive::value,
+                               uint32_t{1}, caf::timespan{30s},
+                               caf::timespan{20s});
+  run();
+  advance(20s);
+  std::move(pending).receive([&](leases& xs) { got = std::move(xs); },
+                             [&](caf::error&) { FAIL("receive failed"); });
+  CHECK(got.empty());
+}
+
+TEST_CASE_METHOD(queue_fixture, "a delayed message is woken by the actor") {
+  new_message x;
+  x.data.body = "later";
+  x.delay = caf::timespan{10s};
+  REQUIRE(request<uint64_t>(q, atom::enqueue::value, x));
+  CHECK(receive(q).empty());
+  advance(10s);
+  CHECK(receive(q).size() == 1);
+}
+
+TEST_CASE_METHOD(queue_fixture, "dead letters move to the dead-letter queue "
+                                "with id and count, and redrive back") {
+  auto dlq = spawn_queue(queue_attributes{}, "dlq");
+  queue_attributes attrs;
+  attrs.max_deliveries = 2;
+  attrs.dead_letter_queue = "dlq";
+  auto source = spawn_queue(attrs, "orders", dlq);
+  auto id = enqueue(source, "poison");
+  REQUIRE(id);
+  receive(source, 1, 1s);
+  advance(1s);
+  receive(source, 1, 1s);
+  advance(1s);
+  CHECK(stats(source).dead_lettered == 1);
+  auto dead = receive(dlq, 10, 1s);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].msg.id == *id);
+  CHECK(dead[0].msg.receive_count == 3);
+  advance(1s);
+  auto back = request<std::vector<std::pair<std::string, message>>>(
+    dlq, atom::redrive::value);
+  REQUIRE(back);
+  REQUIRE(back->size() == 1);
+  CHECK((*back)[0].first == "orders");
+  CHECK(stats(dlq).ready == 0);
+}
+
+TEST_CASE_METHOD(queue_fixture, "configure changes attributes live") {
+  queue_attributes attrs;
+  attrs.max_depth = 1;
+  self->send(q, atom::configure::value, attrs, dead_letter_sink{});
+  run();
+  REQUIRE(enqueue(q, "a"));
+  auto refused = enqueue(q, "b");
+  REQUIRE_FALSE(refused);
+  ec code;
+  REQUIRE(is_actormq_error(refused.error(), code));
+  CHECK(code == ec::queue_full);
 }

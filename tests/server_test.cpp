@@ -16,7 +16,13 @@ namespace {
 struct server_fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  queue_actor q = sys.spawn(queue, queue_config{64});
+  queue_actor q = sys.spawn(queue, make_queue_config());
+
+  static queue_config make_queue_config() {
+    queue_config c;
+    c.attributes.max_message_bytes = 64;
+    return c;
+  }
   http::server srv{sys, q, make_config()};
 
   static http::server_config make_config() {
@@ -41,13 +47,19 @@ struct server_fixture {
     return srv.port();
   }
 
-  /// Takes the next message from the queue, as the consumer would.
+  /// Takes the next message from the queue (leased, not acked).
   caf::optional<message> dequeue() {
     caf::scoped_actor self{sys};
     caf::optional<message> result;
-    self->request(q, caf::infinite, atom::dequeue::value)
-      .receive([&](caf::optional<message>& x) { result = std::move(x); },
-               [&](caf::error&) { FAIL("queue did not answer"); });
+    self
+      ->request(q, caf::infinite, atom::receive::value, uint32_t{1},
+                caf::timespan{0}, caf::timespan{0})
+      .receive(
+        [&](std::vector<lease>& xs) {
+          if (!xs.empty())
+            result = std::move(xs[0].msg);
+        },
+        [&](caf::error&) { FAIL("queue did not answer"); });
     return result;
   }
 
@@ -55,7 +67,7 @@ struct server_fixture {
     caf::scoped_actor self{sys};
     uint64_t result = 0;
     self->request(q, caf::infinite, atom::stats::value)
-      .receive([&](queue_stats& x) { result = x.depth; },
+      .receive([&](queue_stats& x) { result = x.ready; },
                [&](caf::error&) { FAIL("queue did not answer"); });
     return result;
   }

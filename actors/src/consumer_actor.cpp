@@ -4,7 +4,6 @@
 
 #include "actormq/log.hpp"
 
-
 namespace actormq {
 
 std::string describe(const std::optional<message>& x) {
@@ -12,19 +11,45 @@ std::string describe(const std::optional<message>& x) {
 }
 
 message_handler log_handler() {
-  return [](const std::optional<message>& x) { log::info(describe(x)); };
+  return [](const std::optional<message>& x) -> caf::error {
+    log::info(describe(x));
+    return caf::none;
+  };
+}
+
+caf::timespan backoff_for(const consumer_config& cfg,
+                          uint32_t receive_count) {
+  auto result = cfg.backoff;
+  for (uint32_t i = 1; i < receive_count && result < cfg.max_backoff; ++i)
+    result *= 2;
+  return std::min(result, cfg.max_backoff);
 }
 
 namespace {
 
-void deliver(const consumer_config& cfg, const std::optional<message>& x) {
+/// Runs the handler; an exception counts as a failure.
+bool handle(const consumer_config& cfg, const std::optional<message>& x) {
   try {
-    cfg.handler(x);
+    if (auto err = cfg.handler(x)) {
+      log::warning("consumer handler failed: " + caf::to_string(err));
+      return false;
+    }
+    return true;
   } catch (const std::exception& e) {
-    log::error(std::string{"consumer handler failed: "} + e.what());
+    log::error(std::string{"consumer handler threw: "} + e.what());
   } catch (...) {
-    log::error("consumer handler failed with an unknown exception");
+    log::error("consumer handler threw an unknown exception");
   }
+  return false;
+}
+
+/// An ack or release can come too late (the lease expired meanwhile): the
+/// message then goes to another receiver, which is what at-least-once means.
+void log_refusals(std::vector<caf::error>& results) {
+  for (auto& err : results)
+    if (err)
+      log::warning("consumer lease ended before its ack or release: "
+                   + caf::to_string(err));
 }
 
 } // namespace
@@ -41,11 +66,34 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
     [=](atom::tick) {
       auto& st = self->state;
       self->delayed_send(self, st.cfg.interval, atom::tick::value);
-      self->request(st.source, caf::infinite, atom::dequeue::value)
+      self
+        ->request(st.source, caf::infinite, atom::receive::value,
+                  st.cfg.batch, st.cfg.visibility, caf::timespan{0})
         .then(
-          [=](caf::optional<message>& x) {
-            deliver(self->state.cfg,
-                    x ? std::optional<message>{std::move(*x)} : std::nullopt);
+          [=](std::vector<lease>& leases) {
+            auto& st = self->state;
+            if (leases.empty()) {
+              handle(st.cfg, std::nullopt);
+              return;
+            }
+            std::vector<std::string> done;
+            for (auto& x : leases) {
+              if (handle(st.cfg, x.msg)) {
+                done.push_back(std::move(x.receipt));
+              } else {
+                auto delay = backoff_for(st.cfg, x.msg.receive_count);
+                self
+                  ->request(st.source, caf::infinite, atom::release::value,
+                            std::vector<std::string>{std::move(x.receipt)},
+                            delay)
+                  .then(log_refusals);
+              }
+            }
+            if (!done.empty())
+              self
+                ->request(st.source, caf::infinite, atom::ack::value,
+                          std::move(done))
+                .then(log_refusals);
           },
           [=](caf::error& err) {
             log::error("consumer cannot reach its queue: "

@@ -12,6 +12,12 @@ std::string to_string(ec x) {
       return "message_required";
     case ec::message_too_large:
       return "message_too_large";
+    case ec::queue_full:
+      return "queue_full";
+    case ec::invalid_receipt:
+      return "invalid_receipt";
+    case ec::stale_receipt:
+      return "stale_receipt";
   }
   return "unknown";
 }

@@ -1,22 +1,162 @@
 #include "actormq/queue_actor.hpp"
 
+#include "actormq/errors.hpp"
 
 namespace actormq {
 
+namespace {
+
+using self_ptr = queue_actor::stateful_pointer<queue_state>;
+
+time_point now_of(self_ptr self) {
+  return self->clock().now();
+}
+
+caf::timespan visibility_or_default(self_ptr self, caf::timespan x) {
+  return x > caf::timespan{0} ? x
+                              : self->state.queue.attributes().visibility;
+}
+
+/// After every change: dead letters leave, waiting receivers get messages
+/// (or their empty answer when their wait is over), and a tick is scheduled
+/// for the next deadline.
+void settle(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  st.queue.advance(now);
+  auto dead = st.queue.take_dead_letters();
+  if (!dead.empty() && st.dead_letters)
+    self->send(st.dead_letters, atom::adopt::value, st.queue_name,
+               std::move(dead));
+  while (!st.waiters.empty() && st.queue.stats(now).ready > 0) {
+    auto w = std::move(st.waiters.front());
+    st.waiters.pop_front();
+    w.promise.deliver(st.queue.receive(w.max, w.visibility, now));
+  }
+  auto next = st.queue.next_deadline();
+  for (auto i = st.waiters.begin(); i != st.waiters.end();) {
+    if (i->deadline <= now) {
+      i->promise.deliver(std::vector<lease>{});
+      i = st.waiters.erase(i);
+    } else {
+      if (!next || i->deadline < *next)
+        next = i->deadline;
+      ++i;
+    }
+  }
+  if (next && (!st.wake_at || *next < *st.wake_at)) {
+    st.wake_at = *next;
+    self->delayed_send(self, *next - now, atom::tick::value);
+  }
+}
+
+std::vector<caf::error>
+for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
+                 caf::error (message_queue::*f)(const std::string&,
+                                                caf::timespan, time_point),
+                 caf::timespan arg) {
+  std::vector<caf::error> result;
+  result.reserve(receipts.size());
+  auto now = now_of(self);
+  for (auto& r : receipts)
+    result.push_back((self->state.queue.*f)(r, arg, now));
+  settle(self);
+  return result;
+}
+
+} // namespace
+
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
-  self->state.queue = message_queue{cfg.max_message_bytes};
+  auto& st = self->state;
+  st.queue_name = std::move(cfg.name);
+  st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids)};
+  st.dead_letters = std::move(cfg.dead_letters);
   return {
-    [=](atom::enqueue, payload& x) -> caf::result<uint64_t> {
-      auto id = self->state.queue.push(std::move(x));
+    [=](atom::adopt, std::string& source, std::vector<message>& xs) {
+      auto now = now_of(self);
+      for (auto& x : xs)
+        self->state.queue.adopt(std::move(x), source, now);
+      settle(self);
+    },
+    [=](atom::enqueue, new_message& x) -> caf::result<uint64_t> {
+      auto id = self->state.queue.push(std::move(x), now_of(self));
       if (!id)
         return std::move(id.error());
+      settle(self);
       return *id;
     },
-    [=](atom::dequeue) -> caf::result<caf::optional<message>> {
-      return self->state.queue.pop();
+    [=](atom::enqueue, std::vector<new_message>& xs)
+      -> caf::result<std::vector<uint64_t>> {
+      auto ids = self->state.queue.push_all(std::move(xs), now_of(self));
+      if (!ids)
+        return std::move(ids.error());
+      settle(self);
+      return std::move(*ids);
     },
-    [=](atom::stats) { return self->state.queue.stats(); },
+    [=](atom::receive, uint32_t max, caf::timespan visibility,
+        caf::timespan wait) -> caf::result<std::vector<lease>> {
+      auto& st = self->state;
+      auto now = now_of(self);
+      auto vis = visibility_or_default(self, visibility);
+      auto leases = st.queue.receive(max, vis, now);
+      if (!leases.empty() || wait <= caf::timespan{0}) {
+        settle(self);
+        return leases;
+      }
+      auto rp = self->make_response_promise<std::vector<lease>>();
+      st.waiters.push_back(queue_state::waiter{rp, max, vis, now + wait});
+      settle(self);
+      return rp;
+    },
+    [=](atom::ack, const std::vector<std::string>& receipts) {
+      std::vector<caf::error> result;
+      result.reserve(receipts.size());
+      auto now = now_of(self);
+      for (auto& r : receipts)
+        result.push_back(self->state.queue.ack(r, now));
+      settle(self);
+      return result;
+    },
+    [=](atom::release, const std::vector<std::string>& receipts,
+        caf::timespan delay) {
+      return for_each_receipt(self, receipts, &message_queue::release,
+                              delay);
+    },
+    [=](atom::extend, const std::vector<std::string>& receipts,
+        caf::timespan visibility) {
+      return for_each_receipt(self, receipts, &message_queue::extend,
+                              visibility);
+    },
+    [=](atom::peek, uint32_t max) {
+      auto result = self->state.queue.peek(max, now_of(self));
+      settle(self);
+      return result;
+    },
+    [=](atom::purge) {
+      auto n = self->state.queue.purge();
+      settle(self);
+      return n;
+    },
+    [=](atom::stats) {
+      return self->state.queue.stats(now_of(self));
+    },
+    [=](atom::redrive) {
+      auto result = self->state.queue.take_adopted();
+      settle(self);
+      return result;
+    },
+    [=](atom::configure, queue_attributes& attrs, dead_letter_sink& dlq) {
+      self->state.queue.set_attributes(std::move(attrs));
+      self->state.dead_letters = std::move(dlq);
+      settle(self);
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      if (st.wake_at && *st.wake_at <= now_of(self))
+        st.wake_at = caf::none;
+      settle(self);
+    },
   };
 }
 

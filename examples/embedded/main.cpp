@@ -23,19 +23,22 @@ int main() {
   int handled = 0;
   actormq::consumer_config consumer_cfg;
   consumer_cfg.interval = 100ms;
-  consumer_cfg.handler = [&](const std::optional<actormq::message>& x) {
+  consumer_cfg.handler
+    = [&](const std::optional<actormq::message>& x) -> caf::error {
     if (!x)
-      return;
+      return caf::none;
     std::cout << "order " << x->id << ": " << x->data.body << std::endl;
     if (++handled == 3)
       done.set_value();
+    return caf::none; // acks the message
   };
   auto consumer = sys.spawn(actormq::consumer, queue, consumer_cfg);
   // Producers talk to the queue with typed messages.
   caf::scoped_actor self{sys};
   for (auto item : {"espresso", "flat white", "cortado"}) {
-    self->request(queue, caf::infinite, actormq::atom::enqueue::value,
-                  actormq::payload{item, actormq::payload_kind::text})
+    actormq::new_message order;
+    order.data = actormq::payload{item, actormq::payload_kind::text};
+    self->request(queue, caf::infinite, actormq::atom::enqueue::value, order)
       .receive([](uint64_t) {},
                [&](caf::error& err) {
                  std::cerr << "enqueue failed: " << sys.render(err) << '\n';

@@ -13,15 +13,18 @@ int main() {
   auto queue = sys.spawn(actormq::queue, actormq::queue_config{});
   caf::scoped_actor self{sys};
   int status = 1;
-  self->request(queue, caf::infinite, actormq::atom::enqueue::value,
-                actormq::payload{"hello", actormq::payload_kind::text})
+  actormq::new_message hello;
+  hello.data.body = "hello";
+  self->request(queue, caf::infinite, actormq::atom::enqueue::value, hello)
     .receive([](uint64_t) {}, [](caf::error&) {});
-  self->request(queue, caf::infinite, actormq::atom::dequeue::value)
+  self
+    ->request(queue, caf::infinite, actormq::atom::receive::value, uint32_t{1},
+              caf::timespan{0}, caf::timespan{0})
     .receive(
-      [&](caf::optional<actormq::message>& x) {
-        if (x && x->data.body == "hello") {
-          std::cout << "installed actormq works: got message " << x->id
-                    << '\n';
+      [&](std::vector<actormq::lease>& xs) {
+        if (xs.size() == 1 && xs[0].msg.data.body == "hello") {
+          std::cout << "installed actormq works: got message "
+                    << xs[0].msg.id << '\n';
           status = 0;
         }
       },

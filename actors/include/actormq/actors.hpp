@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
-#include <caf/optional.hpp>
+#include <caf/error.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_actor.hpp>
 
 #include "actormq/atoms.hpp"
 #include "actormq/message.hpp"
@@ -14,19 +16,52 @@
 /// Every typed actor interface of ActorMQ.
 namespace actormq {
 
-/// A FIFO queue of messages; its rules live in `message_queue`.
-using queue_actor = caf::typed_actor<
-  // Appends a message and replies with its id, or with
-  // ec::message_required / ec::message_too_large.
-  caf::replies_to<atom::enqueue, payload>::with<uint64_t>,
-  // Removes and replies with the oldest message; none if the queue is empty.
-  caf::replies_to<atom::dequeue>::with<caf::optional<message>>,
-  // Replies with the queue's counters.
-  caf::replies_to<atom::stats>::with<queue_stats>>;
+/// Where a queue sends the messages that reached max_deliveries.
+using dead_letter_sink = caf::typed_actor<
+  // Takes dead letters from the queue named by the string; they keep their
+  // ids and receive counts.
+  caf::reacts_to<atom::adopt, std::string, std::vector<message>>>;
 
-/// Takes one message from a queue every interval and hands it to a handler.
+/// One queue; its rules live in `message_queue`. All times are the actor
+/// clock's (virtual under test).
+using queue_actor = dead_letter_sink::extend<
+  // Adds a message; replies with its id. Errors: ec::message_required,
+  // ec::message_too_large, ec::queue_full.
+  caf::replies_to<atom::enqueue, new_message>::with<uint64_t>,
+  // Adds a batch, all or nothing; replies with the ids in order.
+  caf::replies_to<atom::enqueue, std::vector<new_message>>::with<
+    std::vector<uint64_t>>,
+  // Leases up to `max` messages for `visibility` (0: the queue's); waits up
+  // to `wait` for the first one, then replies (maybe with none).
+  caf::replies_to<atom::receive, uint32_t, caf::timespan, caf::timespan>::with<
+    std::vector<lease>>,
+  // Deletes leased messages; one result per receipt (none: done).
+  caf::replies_to<atom::ack, std::vector<std::string>>::with<
+    std::vector<caf::error>>,
+  // Ends leases early; the messages are ready again after the delay.
+  caf::replies_to<atom::release, std::vector<std::string>,
+                  caf::timespan>::with<std::vector<caf::error>>,
+  // Extends leases to the given time from now.
+  caf::replies_to<atom::extend, std::vector<std::string>,
+                  caf::timespan>::with<std::vector<caf::error>>,
+  // Replies with up to `max` ready messages, unleased.
+  caf::replies_to<atom::peek, uint32_t>::with<std::vector<message>>,
+  // Deletes every message; replies with how many there were.
+  caf::replies_to<atom::purge>::with<uint64_t>,
+  // Replies with the counters.
+  caf::replies_to<atom::stats>::with<queue_stats>,
+  // Removes the adopted messages; replies with each and its source queue.
+  caf::replies_to<atom::redrive>::with<
+    std::vector<std::pair<std::string, message>>>,
+  // Replaces the attributes and where dead letters go.
+  caf::reacts_to<atom::configure, queue_attributes, dead_letter_sink>,
+  // Internal: the next deadline of the queue is due.
+  caf::reacts_to<atom::tick>>;
+
+/// Leases messages from a queue every interval and hands them to a handler;
+/// acks on success, releases with a backoff on failure.
 using consumer_actor = caf::typed_actor<
-  // Wakes the consumer: it asks its queue for a message and re-arms itself.
+  // Wakes the consumer: it asks its queue for messages and re-arms itself.
   caf::reacts_to<atom::tick>>;
 
 } // namespace actormq

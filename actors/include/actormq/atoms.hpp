@@ -5,13 +5,29 @@
 /// The atoms that name the operations of ActorMQ's actors.
 namespace actormq::atom {
 
-/// Append a message to a queue.
+/// Add messages to a queue.
 using enqueue = caf::atom_constant<caf::atom("enqueue")>;
-/// Take the next message from a queue.
-using dequeue = caf::atom_constant<caf::atom("dequeue")>;
-/// Ask a queue for its counters.
+/// Lease messages from a queue.
+using receive = caf::atom_constant<caf::atom("receive")>;
+/// Delete leased messages.
+using ack = caf::atom_constant<caf::atom("ack")>;
+/// Return leased messages early.
+using release = caf::atom_constant<caf::atom("release")>;
+/// Lengthen leases.
+using extend = caf::atom_constant<caf::atom("extend")>;
+/// Look at ready messages without leasing them.
+using peek = caf::atom_constant<caf::atom("peek")>;
+/// Delete every message of a queue.
+using purge = caf::atom_constant<caf::atom("purge")>;
+/// Ask for counters.
 using stats = caf::atom_constant<caf::atom("stats")>;
-/// A consumer's periodic wake-up.
+/// Take messages moved from another queue (dead letters).
+using adopt = caf::atom_constant<caf::atom("adopt")>;
+/// Hand dead letters back to their source queues.
+using redrive = caf::atom_constant<caf::atom("redrive")>;
+/// Replace a queue's attributes.
+using configure = caf::atom_constant<caf::atom("configure")>;
+/// A periodic or scheduled wake-up.
 using tick = caf::atom_constant<caf::atom("tick")>;
 
 } // namespace actormq::atom

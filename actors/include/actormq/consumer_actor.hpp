@@ -4,16 +4,19 @@
 #include <optional>
 #include <string>
 
+#include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
 #include "actormq/actors.hpp"
 
 namespace actormq {
 
-/// Called by a consumer once per interval with the message it took, or with
-/// nothing when the queue was empty. Runs inside the consumer actor: it may
-/// block that actor, never the others. An exception it throws is logged.
-using message_handler = std::function<void(const std::optional<message>&)>;
+/// Called by a consumer with each message it leased, or once with nothing
+/// when the queue had none. Runs inside the consumer actor. Returning
+/// `caf::none` acks the message; returning an error or throwing releases it
+/// with a backoff (and counts toward the queue's max_deliveries).
+using message_handler
+  = std::function<caf::error(const std::optional<message>&)>;
 
 /// Returns the line the original service logged for `x`:
 /// `Processing message: <m>` (text as is, JSON compact) or
@@ -25,11 +28,23 @@ message_handler log_handler();
 
 /// Settings of a consumer actor.
 struct consumer_config {
-  /// Time between two requests for a message.
+  /// Time between two receives.
   caf::timespan interval = std::chrono::seconds{5};
   /// What to do with each message; log_handler() if empty.
   message_handler handler;
+  /// Messages leased per receive.
+  uint32_t batch = 1;
+  /// Lease time per receive; 0: the queue's visibility.
+  caf::timespan visibility = caf::timespan{0};
+  /// Delay before a failed message returns; doubles with each further
+  /// failure of the same message, up to `max_backoff`.
+  caf::timespan backoff = std::chrono::seconds{1};
+  /// Upper bound of the backoff.
+  caf::timespan max_backoff = std::chrono::minutes{5};
 };
+
+/// Returns the release delay after the `receive_count`-th failed delivery.
+caf::timespan backoff_for(const consumer_config& cfg, uint32_t receive_count);
 
 /// The state of a consumer actor.
 struct consumer_state {
@@ -41,9 +56,11 @@ struct consumer_state {
   consumer_config cfg;
 };
 
-/// The behaviour of a consumer actor: it asks `source` for one message per
-/// `cfg.interval` (first after one interval) until it is told to exit. Spawn
-/// it with `sys.spawn(actormq::consumer, queue, actormq::consumer_config{})`.
+/// The behaviour of a consumer actor: every `cfg.interval` (first after one
+/// interval) it leases up to `cfg.batch` messages from `source`, hands each
+/// to the handler, acks what succeeded and releases what failed. Runs until
+/// it is told to exit. Spawn it with
+/// `sys.spawn(actormq::consumer, queue, actormq::consumer_config{})`.
 consumer_actor::behavior_type
 consumer(consumer_actor::stateful_pointer<consumer_state> self,
          queue_actor source, consumer_config cfg);

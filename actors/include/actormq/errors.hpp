@@ -15,6 +15,12 @@ enum class ec : uint8_t {
   message_required = 1,
   /// The message is larger than the queue accepts.
   message_too_large,
+  /// The queue holds max_depth messages.
+  queue_full,
+  /// The receipt is not one a queue hands out.
+  invalid_receipt,
+  /// The receipt's lease is over (expired, released or acked).
+  stale_receipt,
 };
 
 /// The category of ActorMQ's errors in `caf::error`.

@@ -1,11 +1,17 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
 #include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+#include <caf/timespan.hpp>
 
 namespace actormq {
+
+/// The time actors run on: CAF's actor clock (steady; virtual under test).
+using time_point = std::chrono::steady_clock::time_point;
 
 /// How a message's body is to be read. Queues store bytes; the kind tells a
 /// consumer whether the producer sent text or a structured (JSON) value.
@@ -24,24 +30,84 @@ struct payload {
   payload_kind kind = payload_kind::text;
 };
 
+/// A message to enqueue, with its options.
+struct new_message {
+  /// What to enqueue.
+  payload data;
+  /// Time before it can be received; the queue's default if none.
+  caf::optional<caf::timespan> delay;
+  /// Higher is more urgent; equal priorities are served oldest first.
+  int32_t priority = 0;
+  /// A repeat of this id within message_queue::dedup_window adds nothing.
+  std::string dedup_id;
+};
+
 /// A message held by a queue.
 struct message {
-  /// Unique within its queue, increasing in enqueue order, never 0.
+  /// Unique, increasing in enqueue order, never 0. A dead letter keeps the
+  /// id it had in its source queue.
   uint64_t id = 0;
   /// What the producer sent.
   payload data;
+  /// Higher is more urgent.
+  int32_t priority = 0;
+  /// How often it was leased.
+  uint32_t receive_count = 0;
+  /// When it entered its first queue.
+  time_point enqueued_at;
+};
+
+/// A leased message: the receiver acks it with `receipt` before `expires`,
+/// or the queue hands it out again.
+struct lease {
+  /// The message, with its receive count including this lease.
+  message msg;
+  /// Names this lease (not the message): a later lease gets another.
+  std::string receipt;
+  /// When the lease ends unless extended.
+  time_point expires;
+};
+
+/// How a queue behaves; every field has a default.
+struct queue_attributes {
+  /// How long a receive leases a message.
+  caf::timespan visibility = std::chrono::seconds{30};
+  /// Leases without an ack before a message is dead-lettered; 0: no limit.
+  uint32_t max_deliveries = 0;
+  /// Where dead letters go; empty: they are dropped (and counted).
+  std::string dead_letter_queue;
+  /// Default delay of new messages.
+  caf::timespan delay = caf::timespan{0};
+  /// Age at which a message expires; 0: never.
+  caf::timespan retention = caf::timespan{0};
+  /// Messages held at most (any state); 0: no limit.
+  uint64_t max_depth = 0;
+  /// Largest body accepted.
+  uint64_t max_message_bytes = 1024 * 1024;
 };
 
 /// Counters of one queue.
 struct queue_stats {
-  /// Messages held now.
-  uint64_t depth = 0;
+  /// Messages that can be received now.
+  uint64_t ready = 0;
+  /// Messages waiting for their delay.
+  uint64_t delayed = 0;
+  /// Messages leased and not yet acked.
+  uint64_t in_flight = 0;
   /// Bytes of message bodies held now.
   uint64_t bytes = 0;
-  /// Messages accepted since the queue started.
+  /// Messages accepted, ever.
   uint64_t enqueued = 0;
-  /// Messages handed out since the queue started.
-  uint64_t dequeued = 0;
+  /// Messages acked, ever.
+  uint64_t acked = 0;
+  /// Leases that ended without an ack, ever.
+  uint64_t redelivered = 0;
+  /// Messages that reached max_deliveries, ever.
+  uint64_t dead_lettered = 0;
+  /// Messages removed by retention, ever.
+  uint64_t expired = 0;
+  /// Age of the oldest ready message; 0 if none.
+  caf::timespan oldest_ready_age = caf::timespan{0};
 };
 
 /// @relates payload
@@ -50,17 +116,41 @@ typename Inspector::result_type inspect(Inspector& f, payload& x) {
   return f(caf::meta::type_name("actormq::payload"), x.body, x.kind);
 }
 
+/// @relates new_message
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_message& x) {
+  return f(caf::meta::type_name("actormq::new_message"), x.data, x.delay,
+           x.priority, x.dedup_id);
+}
+
 /// @relates message
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message& x) {
-  return f(caf::meta::type_name("actormq::message"), x.id, x.data);
+  return f(caf::meta::type_name("actormq::message"), x.id, x.data,
+           x.priority, x.receive_count, x.enqueued_at);
+}
+
+/// @relates lease
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease& x) {
+  return f(caf::meta::type_name("actormq::lease"), x.msg, x.receipt,
+           x.expires);
+}
+
+/// @relates queue_attributes
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_attributes& x) {
+  return f(caf::meta::type_name("actormq::queue_attributes"), x.visibility,
+           x.max_deliveries, x.dead_letter_queue, x.delay, x.retention,
+           x.max_depth, x.max_message_bytes);
 }
 
 /// @relates queue_stats
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_stats& x) {
-  return f(caf::meta::type_name("actormq::queue_stats"), x.depth, x.bytes,
-           x.enqueued, x.dequeued);
+  return f(caf::meta::type_name("actormq::queue_stats"), x.ready, x.delayed,
+           x.in_flight, x.bytes, x.enqueued, x.acked, x.redelivered,
+           x.dead_lettered, x.expired, x.oldest_ready_age);
 }
 
 } // namespace actormq

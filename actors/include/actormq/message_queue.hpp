@@ -1,9 +1,18 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <deque>
+#include <queue>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
 
@@ -11,35 +20,165 @@
 
 namespace actormq {
 
-/// The rules of one queue, apart from any actor: FIFO order, ids, the size
-/// limit and the counters. Not thread-safe; a `queue_actor` owns one.
+/// The rules of one queue, apart from any actor: ordering, leases, acks,
+/// redelivery, dead letters, delays, deduplication, retention, bounds and
+/// counters. Time is a parameter of every call, so tests choose it. Not
+/// thread-safe; a `queue_actor` owns one.
+///
+/// A message's life:
+///
+///     push ──> delayed ──(delay over)──> ready ──(receive)──> leased ──(ack)──> gone
+///       └───────────────────────────────> ready <──(lease expires, release)──┘
+///                                                  └──(max_deliveries reached)──> dead letter
 class message_queue {
 public:
   /// Default for `max_message_bytes`: 1 MiB.
   static constexpr size_t default_max_message_bytes = 1024 * 1024;
 
-  /// Creates an empty queue that refuses bodies over `max_message_bytes`.
-  explicit message_queue(
-    size_t max_message_bytes = default_max_message_bytes);
+  /// How long a dedup_id is remembered.
+  static constexpr caf::timespan dedup_window = std::chrono::minutes{5};
 
-  /// Appends `x`; returns its id, or ec::message_required for an empty body,
-  /// or ec::message_too_large.
-  caf::expected<uint64_t> push(payload x);
+  /// Hands out message ids; queues that exchange messages (dead letters)
+  /// share one, so ids stay unique across them.
+  using id_source = std::shared_ptr<std::atomic<uint64_t>>;
 
-  /// Removes and returns the oldest message, if any.
-  caf::optional<message> pop();
+  /// Returns a new id source that starts at 1.
+  static id_source make_id_source();
 
-  /// Returns the counters.
-  const queue_stats& stats() const noexcept { return stats_; }
+  /// Creates an empty queue that takes ids from `ids` (its own if null).
+  explicit message_queue(queue_attributes attrs = {}, id_source ids = {});
 
-  /// Returns the largest body this queue accepts.
-  size_t max_message_bytes() const noexcept { return max_message_bytes_; }
+  /// Returns the attributes.
+  const queue_attributes& attributes() const noexcept {
+    return attrs_;
+  }
+
+  /// Replaces the attributes; they apply to what happens from now on.
+  void set_attributes(queue_attributes attrs) {
+    attrs_ = std::move(attrs);
+  }
+
+  /// Adds a message; returns its id. A dedup_id seen within the window
+  /// returns the first message's id and adds nothing. Errors:
+  /// ec::message_required, ec::message_too_large, ec::queue_full.
+  caf::expected<uint64_t> push(new_message x, time_point now);
+
+  /// Adds a batch, all or nothing: either every message is accepted (ids
+  /// in order) or none is, with the first error.
+  caf::expected<std::vector<uint64_t>> push_all(std::vector<new_message> xs,
+                                                time_point now);
+
+  /// Adds a message moved from another queue (a dead letter, a redrive),
+  /// keeping its id and receive count. `source` is the queue it came from.
+  void adopt(message x, std::string source, time_point now);
+
+  /// Removes and returns the messages that reached max_deliveries, for
+  /// `attributes().dead_letter_queue`.
+  std::vector<message> take_dead_letters();
+
+  /// Leases up to `max` ready messages, most urgent first, for `visibility`.
+  std::vector<lease> receive(size_t max, caf::timespan visibility,
+                             time_point now);
+
+  /// Deletes a leased message. Error: ec::stale_receipt when the lease is
+  /// over (expired, released, or acked already) or the receipt is unknown.
+  caf::error ack(const std::string& receipt, time_point now);
+
+  /// Ends a lease early; the message is ready again after `delay`.
+  caf::error release(const std::string& receipt, caf::timespan delay,
+                     time_point now);
+
+  /// Gives a lease `visibility` more time from now.
+  caf::error extend(const std::string& receipt, caf::timespan visibility,
+                    time_point now);
+
+  /// Returns up to `max` ready messages in the order receive() would take
+  /// them, without leasing them.
+  std::vector<message> peek(size_t max, time_point now);
+
+  /// Deletes every message; returns how many there were.
+  uint64_t purge();
+
+  /// Applies what is due by `now`: delayed messages turn ready, expired
+  /// leases return (or become dead letters), old messages expire. Every
+  /// other call does this first.
+  void advance(time_point now);
+
+  /// Returns when advance() next has something to do, if ever.
+  caf::optional<time_point> next_deadline() const;
+
+  /// Removes the messages that came from other queues (see adopt()) and
+  /// returns each with the name of its source queue.
+  std::vector<std::pair<std::string, message>> take_adopted();
+
+  /// Returns the counters as of `now`.
+  queue_stats stats(time_point now) const;
+
+  /// Returns how many messages the queue holds in any state.
+  uint64_t size() const noexcept {
+    return entries_.size();
+  }
 
 private:
-  size_t max_message_bytes_;
-  uint64_t next_id_ = 1;
-  std::deque<message> messages_;
-  queue_stats stats_;
+  enum class state : uint8_t { ready, delayed, leased };
+
+  struct entry {
+    message msg;
+    state st;
+    /// Counts leases, so a receipt of an old lease is stale.
+    uint32_t lease_seq = 0;
+    /// When a delayed message turns ready, or a lease ends.
+    time_point due;
+  };
+
+  /// A min-heap key; entries are validated when popped (lazy deletion).
+  struct timed_key {
+    time_point due;
+    uint64_t id;
+    uint32_t lease_seq;
+    bool operator>(const timed_key& other) const {
+      return due > other.due;
+    }
+  };
+
+  /// Ready order: higher priority first, then lower id (older) first.
+  struct ready_key {
+    int32_t priority;
+    uint64_t id;
+    bool operator<(const ready_key& other) const {
+      return priority != other.priority ? priority > other.priority
+                                        : id < other.id;
+    }
+  };
+
+  template <class T>
+  using min_heap = std::priority_queue<T, std::vector<T>, std::greater<T>>;
+
+  caf::error check(const payload& x) const;
+  void insert(message msg, caf::timespan delay, time_point now);
+  void make_ready(uint64_t id, entry& e);
+  /// Makes a leased message ready (or delayed, or a dead letter).
+  void end_lease(uint64_t id, entry& e, caf::timespan delay, time_point now);
+  /// Finds the entry a receipt leases, or says why not.
+  caf::expected<std::pair<uint64_t, entry*>>
+  find_lease(const std::string& receipt);
+  void erase(uint64_t id);
+
+  queue_attributes attrs_;
+  id_source ids_;
+  std::vector<message> dead_letters_;
+  std::unordered_map<uint64_t, entry> entries_;
+  std::set<ready_key> ready_;
+  min_heap<timed_key> delayed_;
+  min_heap<timed_key> leases_;
+  /// Ids in arrival order, for retention (stale ids are skipped).
+  std::deque<uint64_t> arrivals_;
+  std::unordered_map<std::string, std::pair<uint64_t, time_point>> dedup_;
+  std::deque<std::pair<time_point, std::string>> dedup_order_;
+  std::unordered_map<uint64_t, std::string> sources_;
+  uint64_t delayed_count_ = 0;
+  uint64_t bytes_ = 0;
+  queue_stats totals_;
 };
 
 } // namespace actormq

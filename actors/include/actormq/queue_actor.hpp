@@ -1,6 +1,9 @@
 #pragma once
 
-#include <cstddef>
+#include <deque>
+#include <string>
+
+#include <caf/typed_response_promise.hpp>
 
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
@@ -9,16 +12,40 @@ namespace actormq {
 
 /// Settings of a queue actor.
 struct queue_config {
-  /// The largest message body the queue accepts, in bytes.
-  size_t max_message_bytes = message_queue::default_max_message_bytes;
+  /// The queue's name, as dead letters name their source.
+  std::string name = "default";
+  /// How the queue behaves.
+  queue_attributes attributes;
+  /// Shared with the queues it exchanges dead letters with; own if null.
+  message_queue::id_source ids;
+  /// Where dead letters go; if invalid, they are dropped (and counted).
+  dead_letter_sink dead_letters;
 };
 
-/// The state of a queue actor: the `message_queue` it guards.
+/// The state of a queue actor: the `message_queue` it guards and the
+/// receivers that wait for messages (long polling).
 struct queue_state {
   /// Shown as the actor's name.
   static constexpr const char* name = "actormq.queue";
+
+  /// A receive that waits for a message.
+  struct waiter {
+    caf::typed_response_promise<std::vector<lease>> promise;
+    uint32_t max;
+    caf::timespan visibility;
+    time_point deadline;
+  };
+
+  /// The queue's name.
+  std::string queue_name;
   /// The messages and their rules.
   message_queue queue;
+  /// Where dead letters go.
+  dead_letter_sink dead_letters;
+  /// Receivers waiting for messages, first come first served.
+  std::deque<waiter> waiters;
+  /// When the next tick is scheduled, if one is.
+  caf::optional<time_point> wake_at;
 };
 
 /// The behaviour of a queue actor. Spawn it with
