@@ -95,6 +95,11 @@ void message_queue::insert(message msg, caf::timespan delay,
   arrivals_.push_back(id);
   auto& e = entries_[id];
   e.msg = std::move(msg);
+  schedule(id, e, delay, now);
+}
+
+void message_queue::schedule(uint64_t id, entry& e, caf::timespan delay,
+                             time_point now) {
   if (delay > caf::timespan{0}) {
     e.st = state::delayed;
     e.due = now + delay;
@@ -130,7 +135,8 @@ std::vector<lease> message_queue::receive(size_t max,
 }
 
 caf::expected<std::pair<uint64_t, message_queue::entry*>>
-message_queue::find_lease(const std::string& receipt) {
+message_queue::find_lease(const std::string& receipt, time_point now) {
+  advance(now);
   uint64_t id;
   uint32_t seq;
   if (!parse_receipt(receipt, id, seq))
@@ -143,8 +149,7 @@ message_queue::find_lease(const std::string& receipt) {
 }
 
 caf::error message_queue::ack(const std::string& receipt, time_point now) {
-  advance(now);
-  auto found = find_lease(receipt);
+  auto found = find_lease(receipt, now);
   if (!found)
     return std::move(found.error());
   totals_.acked += 1;
@@ -154,8 +159,7 @@ caf::error message_queue::ack(const std::string& receipt, time_point now) {
 
 caf::error message_queue::release(const std::string& receipt,
                                   caf::timespan delay, time_point now) {
-  advance(now);
-  auto found = find_lease(receipt);
+  auto found = find_lease(receipt, now);
   if (!found)
     return std::move(found.error());
   end_lease(found->first, *found->second, delay, now);
@@ -164,8 +168,7 @@ caf::error message_queue::release(const std::string& receipt,
 
 caf::error message_queue::extend(const std::string& receipt,
                                  caf::timespan visibility, time_point now) {
-  advance(now);
-  auto found = find_lease(receipt);
+  auto found = find_lease(receipt, now);
   if (!found)
     return std::move(found.error());
   auto& e = *found->second;
@@ -206,14 +209,7 @@ void message_queue::end_lease(uint64_t id, entry& e, caf::timespan delay,
     erase(id);
     return;
   }
-  if (delay > caf::timespan{0}) {
-    e.st = state::delayed;
-    e.due = now + delay;
-    delayed_count_ += 1;
-    delayed_.push(timed_key{e.due, id, e.lease_seq});
-  } else {
-    make_ready(id, e);
-  }
+  schedule(id, e, delay, now);
 }
 
 void message_queue::advance(time_point now) {

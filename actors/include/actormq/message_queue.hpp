@@ -156,12 +156,15 @@ private:
 
   caf::error check(const payload& x) const;
   void insert(message msg, caf::timespan delay, time_point now);
+  /// Makes `e` ready now, or delayed by `delay`.
+  void schedule(uint64_t id, entry& e, caf::timespan delay, time_point now);
   void make_ready(uint64_t id, entry& e);
   /// Makes a leased message ready (or delayed, or a dead letter).
   void end_lease(uint64_t id, entry& e, caf::timespan delay, time_point now);
-  /// Finds the entry a receipt leases, or says why not.
+  /// Advances to `now`, then finds the entry a receipt leases, or says why
+  /// not.
   caf::expected<std::pair<uint64_t, entry*>>
-  find_lease(const std::string& receipt);
+  find_lease(const std::string& receipt, time_point now);
   void erase(uint64_t id);
 
   queue_attributes attrs_;
