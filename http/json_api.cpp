@@ -17,6 +17,12 @@ reply error_body(uint16_t status, std::string_view text) {
   return {status, json{{"error", text}}.dump()};
 }
 
+/// Bounds are transient: a client may try again in a second.
+reply retry_later(reply r) {
+  r.headers = "Retry-After: 1\r\n";
+  return r;
+}
+
 std::string_view trim(std::string_view x) {
   while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
     x.remove_prefix(1);
@@ -115,11 +121,18 @@ reply problem_reply(problem x) {
       return error_body(413, "Message is larger than the server's limit "
                              "(--max-message-bytes)");
     case problem::queue_full:
-    {
-      auto r = error_body(429, "Queue is full (max_depth); retry later");
-      r.headers = "Retry-After: 1\r\n";
-      return r;
-    }
+      return retry_later(
+        error_body(429, "Queue is full (max_depth); retry later"));
+    case problem::invalid_queue_name:
+      return error_body(400, "Queue names are 1-80 characters of "
+                             "A-Z, a-z, 0-9, '_', '.' and '-'");
+    case problem::unknown_queue:
+      return error_body(404, "No queue has this name");
+    case problem::invalid_attributes:
+      return error_body(400, "A queue cannot be its own dead-letter queue");
+    case problem::out_of_memory:
+      return retry_later(error_body(503, "Server is at its memory bound "
+                                         "(--max-memory-bytes); retry later"));
     case problem::invalid_receipt:
       return error_body(400, "Receipt is malformed; use one from a receive");
     case problem::stale_receipt:
@@ -166,6 +179,14 @@ problem to_problem(const caf::error& x) {
         return problem::invalid_receipt;
       case ec::stale_receipt:
         return problem::stale_receipt;
+      case ec::invalid_queue_name:
+        return problem::invalid_queue_name;
+      case ec::unknown_queue:
+        return problem::unknown_queue;
+      case ec::invalid_attributes:
+        return problem::invalid_attributes;
+      case ec::out_of_memory:
+        return problem::out_of_memory;
     }
     return problem::internal_error;
   }

@@ -26,6 +26,14 @@ enum class problem : uint8_t {
   invalid_receipt,
   /// 409: the receipt's lease is over.
   stale_receipt,
+  /// 400: a queue name outside 1-80 of [A-Za-z0-9_.-].
+  invalid_queue_name,
+  /// 404: no queue has this name.
+  unknown_queue,
+  /// 400: attributes that cannot work together.
+  invalid_attributes,
+  /// 503: all queues together hold --max-memory-bytes (with Retry-After).
+  out_of_memory,
   /// 400: the body is not JSON.
   malformed_json,
   /// 400: the body is not UTF-8.

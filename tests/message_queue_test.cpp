@@ -294,3 +294,31 @@ TEST_CASE_METHOD(queue_fixture, "stats count every state and total") {
   CHECK(q.stats(now).ready == 0);
   CHECK(q.stats(now).bytes == 0);
 }
+
+TEST_CASE("queues sharing a memory budget are bounded together") {
+  auto budget = std::make_shared<memory_budget>();
+  budget->limit = 2 * (memory_budget::per_message + 10);
+  time_point now{};
+  auto msg = [](std::string body) {
+    return new_message{{std::move(body), payload_kind::text}, {}, 0, {}};
+  };
+  {
+    message_queue a{{}, {}, budget};
+    message_queue b{{}, {}, budget};
+    REQUIRE(a.push(msg("0123456789"), now));
+    REQUIRE(b.push(msg("0123456789"), now));
+    auto refused = a.push(msg("x"), now);
+    REQUIRE_FALSE(refused);
+    ec code;
+    REQUIRE(is_actormq_error(refused.error(), code));
+    CHECK(code == ec::out_of_memory);
+    auto xs = b.receive(1, 30s, now);
+    REQUIRE_FALSE(b.ack(xs[0].receipt, now));
+    CHECK(a.push(msg("x"), now));
+    CHECK(a.purge() == 2);
+    CHECK(budget->used == 0);
+    REQUIRE(a.push(msg("y"), now));
+  }
+  // A destroyed queue gives its memory back.
+  CHECK(budget->used == 0);
+}

@@ -18,6 +18,14 @@ std::string to_string(ec x) {
       return "invalid_receipt";
     case ec::stale_receipt:
       return "stale_receipt";
+    case ec::invalid_queue_name:
+      return "invalid_queue_name";
+    case ec::unknown_queue:
+      return "unknown_queue";
+    case ec::invalid_attributes:
+      return "invalid_attributes";
+    case ec::out_of_memory:
+      return "out_of_memory";
   }
   return "unknown";
 }

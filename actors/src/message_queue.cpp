@@ -32,8 +32,11 @@ message_queue::id_source message_queue::make_id_source() {
   return std::make_shared<std::atomic<uint64_t>>(1);
 }
 
-message_queue::message_queue(queue_attributes attrs, id_source ids)
-  : attrs_(std::move(attrs)), ids_(ids ? std::move(ids) : make_id_source()) {
+message_queue::message_queue(queue_attributes attrs, id_source ids,
+                             std::shared_ptr<memory_budget> budget)
+  : attrs_(std::move(attrs)),
+    ids_(ids ? std::move(ids) : make_id_source()),
+    budget_(std::move(budget)) {
   // nop
 }
 
@@ -56,6 +59,8 @@ caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   }
   if (attrs_.max_depth > 0 && entries_.size() >= attrs_.max_depth)
     return make_error(ec::queue_full);
+  if (!budget_.fits(x.data.body.size() + memory_budget::per_message))
+    return make_error(ec::out_of_memory);
   auto id = ids_->fetch_add(1, std::memory_order_relaxed);
   if (!x.dedup_id.empty()) {
     dedup_[x.dedup_id] = {id, now};
@@ -74,6 +79,11 @@ message_queue::push_all(std::vector<new_message> xs, time_point now) {
       return err;
   if (attrs_.max_depth > 0 && entries_.size() + xs.size() > attrs_.max_depth)
     return make_error(ec::queue_full);
+  uint64_t total = 0;
+  for (auto& x : xs)
+    total += x.data.body.size() + memory_budget::per_message;
+  if (!budget_.fits(total))
+    return make_error(ec::out_of_memory);
   std::vector<uint64_t> ids;
   ids.reserve(xs.size());
   for (auto& x : xs)
@@ -92,6 +102,7 @@ void message_queue::insert(message msg, caf::timespan delay,
                            time_point now) {
   auto id = msg.id;
   bytes_ += msg.data.body.size();
+  budget_.take(msg.data.body.size() + memory_budget::per_message);
   arrivals_.push_back(id);
   auto& e = entries_[id];
   e.msg = std::move(msg);
@@ -194,6 +205,7 @@ uint64_t message_queue::purge() {
   arrivals_.clear();
   sources_.clear();
   delayed_count_ = 0;
+  budget_.release(bytes_ + n * memory_budget::per_message);
   bytes_ = 0;
   return n;
 }
@@ -300,6 +312,7 @@ void message_queue::erase(uint64_t id) {
   else if (e.st == state::delayed)
     delayed_count_ -= 1;
   bytes_ -= e.msg.data.body.size();
+  budget_.release(e.msg.data.body.size() + memory_budget::per_message);
   sources_.erase(id);
   entries_.erase(i);
 }

@@ -70,7 +70,8 @@ queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   auto& st = self->state;
   st.queue_name = std::move(cfg.name);
-  st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids)};
+  st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),
+                           std::move(cfg.budget)};
   st.dead_letters = std::move(cfg.dead_letters);
   return {
     [=](atom::adopt, std::string& source, std::vector<message>& xs) {

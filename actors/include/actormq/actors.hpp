@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -57,6 +58,39 @@ using queue_actor = dead_letter_sink::extend<
   caf::reacts_to<atom::configure, queue_attributes, dead_letter_sink>,
   // Internal: the next deadline of the queue is due.
   caf::reacts_to<atom::tick>>;
+
+/// A queue's name, attributes and counters.
+struct queue_info {
+  std::string name;
+  queue_attributes attributes;
+  queue_stats stats;
+};
+
+/// @relates queue_info
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_info& x) {
+  return f(caf::meta::type_name("actormq::queue_info"), x.name, x.attributes,
+           x.stats);
+}
+
+/// Owns the named queues: creates them, watches them, routes dead letters
+/// and redrives. Names are 1-80 of [A-Za-z0-9_.-].
+using registry_actor = dead_letter_sink::extend<
+  // Returns the named queue; creates it with the defaults if the flag is
+  // set. Errors: ec::invalid_queue_name, ec::unknown_queue.
+  caf::replies_to<atom::get, std::string, bool>::with<queue_actor>,
+  // Creates a queue with these attributes, or updates an existing one.
+  // Errors: ec::invalid_queue_name, ec::invalid_attributes.
+  caf::replies_to<atom::put, std::string, queue_attributes>::with<queue_actor>,
+  // Replies with every queue, by name.
+  caf::replies_to<atom::list>::with<std::vector<queue_info>>,
+  // Replies with one queue. Error: ec::unknown_queue.
+  caf::replies_to<atom::stats, std::string>::with<queue_info>,
+  // Deletes a queue and its messages. Error: ec::unknown_queue.
+  caf::replies_to<atom::remove, std::string>::with<bool>,
+  // Moves a dead-letter queue's messages back to their sources; replies
+  // with how many moved. Error: ec::unknown_queue.
+  caf::replies_to<atom::redrive, std::string>::with<uint64_t>>;
 
 /// Leases messages from a queue every interval and hands them to a handler;
 /// acks on success, releases with a backoff on failure.

@@ -27,6 +27,14 @@ using adopt = caf::atom_constant<caf::atom("adopt")>;
 using redrive = caf::atom_constant<caf::atom("redrive")>;
 /// Replace a queue's attributes.
 using configure = caf::atom_constant<caf::atom("configure")>;
+/// Look up a queue by name.
+using get = caf::atom_constant<caf::atom("get")>;
+/// Create or update a queue.
+using put = caf::atom_constant<caf::atom("put")>;
+/// List the queues.
+using list = caf::atom_constant<caf::atom("list")>;
+/// Delete a queue.
+using remove = caf::atom_constant<caf::atom("remove")>;
 /// A periodic or scheduled wake-up.
 using tick = caf::atom_constant<caf::atom("tick")>;
 

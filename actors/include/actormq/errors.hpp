@@ -21,6 +21,14 @@ enum class ec : uint8_t {
   invalid_receipt,
   /// The receipt's lease is over (expired, released or acked).
   stale_receipt,
+  /// A queue name outside 1-80 of [A-Za-z0-9_.-].
+  invalid_queue_name,
+  /// No queue has this name.
+  unknown_queue,
+  /// Attributes that cannot work (e.g. a queue as its own dead-letter queue).
+  invalid_attributes,
+  /// All queues together hold the memory bound (--max-memory-bytes).
+  out_of_memory,
 };
 
 /// The category of ActorMQ's errors in `caf::error`.

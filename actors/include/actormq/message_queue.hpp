@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -19,6 +20,65 @@
 #include "actormq/message.hpp"
 
 namespace actormq {
+
+/// A memory bound that several queues share: the bodies they hold plus a
+/// fixed cost per message, against `limit` (0: no bound).
+struct memory_budget {
+  /// What one message costs beyond its body (map, index and heap nodes).
+  static constexpr uint64_t per_message = 160;
+  /// Bytes held now, by all queues that share this budget.
+  std::atomic<uint64_t> used{0};
+  /// The bound; 0 means none.
+  uint64_t limit = 0;
+};
+
+/// One queue's part of a memory_budget; gives it back when destroyed.
+class budget_share {
+public:
+  budget_share() = default;
+  explicit budget_share(std::shared_ptr<memory_budget> budget)
+    : budget_(std::move(budget)) {
+    // nop
+  }
+  budget_share(budget_share&& other) noexcept
+    : budget_(std::move(other.budget_)), held_(std::exchange(other.held_, 0)) {
+    // nop
+  }
+  budget_share& operator=(budget_share&& other) noexcept {
+    release(held_);
+    budget_ = std::move(other.budget_);
+    held_ = std::exchange(other.held_, 0);
+    return *this;
+  }
+  ~budget_share() {
+    release(held_);
+  }
+
+  /// Returns whether `n` more bytes fit the bound.
+  bool fits(uint64_t n) const {
+    return !budget_ || budget_->limit == 0
+           || budget_->used.load(std::memory_order_relaxed) + n
+                <= budget_->limit;
+  }
+
+  /// Takes `n` bytes (whether they fit or not).
+  void take(uint64_t n) {
+    held_ += n;
+    if (budget_)
+      budget_->used.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  /// Gives `n` bytes back.
+  void release(uint64_t n) {
+    held_ -= n;
+    if (budget_)
+      budget_->used.fetch_sub(n, std::memory_order_relaxed);
+  }
+
+private:
+  std::shared_ptr<memory_budget> budget_;
+  uint64_t held_ = 0;
+};
 
 /// The rules of one queue, apart from any actor: ordering, leases, acks,
 /// redelivery, dead letters, delays, deduplication, retention, bounds and
@@ -45,8 +105,10 @@ public:
   /// Returns a new id source that starts at 1.
   static id_source make_id_source();
 
-  /// Creates an empty queue that takes ids from `ids` (its own if null).
-  explicit message_queue(queue_attributes attrs = {}, id_source ids = {});
+  /// Creates an empty queue that takes ids from `ids` (its own if null)
+  /// and counts its memory against `budget` (none if null).
+  explicit message_queue(queue_attributes attrs = {}, id_source ids = {},
+                         std::shared_ptr<memory_budget> budget = {});
 
   /// Returns the attributes.
   const queue_attributes& attributes() const noexcept {
@@ -60,7 +122,8 @@ public:
 
   /// Adds a message; returns its id. A dedup_id seen within the window
   /// returns the first message's id and adds nothing. Errors:
-  /// ec::message_required, ec::message_too_large, ec::queue_full.
+  /// ec::message_required, ec::message_too_large, ec::queue_full,
+  /// ec::out_of_memory.
   caf::expected<uint64_t> push(new_message x, time_point now);
 
   /// Adds a batch, all or nothing: either every message is accepted (ids
@@ -169,6 +232,7 @@ private:
 
   queue_attributes attrs_;
   id_source ids_;
+  budget_share budget_;
   std::vector<message> dead_letters_;
   std::unordered_map<uint64_t, entry> entries_;
   std::set<ready_key> ready_;

@@ -18,6 +18,8 @@ struct queue_config {
   queue_attributes attributes;
   /// Shared with the queues it exchanges dead letters with; own if null.
   message_queue::id_source ids;
+  /// Shared memory bound; none if null.
+  std::shared_ptr<memory_budget> budget;
   /// Where dead letters go; if invalid, they are dropped (and counted).
   dead_letter_sink dead_letters;
 };

@@ -1,0 +1,173 @@
+#include <catch2/catch.hpp>
+
+#include "actormq/errors.hpp"
+#include "actormq/registry_actor.hpp"
+#include "actormq/testing.hpp"
+
+using namespace actormq;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct registry_fixture : testing::fixture {
+  registry_actor reg = sys.spawn(registry, registry_config{});
+
+  queue_actor get(const std::string& name, bool create = true) {
+    auto q = request<queue_actor>(reg, atom::get::value, name, create);
+    REQUIRE(q);
+    return *q;
+  }
+
+  ec error_of(const caf::error& err) {
+    ec code{};
+    REQUIRE(is_actormq_error(err, code));
+    return code;
+  }
+
+  uint64_t enqueue(const queue_actor& q, std::string body) {
+    new_message x;
+    x.data.body = std::move(body);
+    auto id = request<uint64_t>(q, atom::enqueue::value, x);
+    REQUIRE(id);
+    return *id;
+  }
+
+  std::vector<lease> receive(const queue_actor& q, caf::timespan vis = 30s) {
+    auto xs = request<std::vector<lease>>(q, atom::receive::value,
+                                          uint32_t{10}, vis, caf::timespan{0});
+    REQUIRE(xs);
+    return *xs;
+  }
+
+  queue_info info(const std::string& name) {
+    auto x = request<queue_info>(reg, atom::stats::value, name);
+    REQUIRE(x);
+    return *x;
+  }
+};
+
+} // namespace
+
+TEST_CASE("queue names are 1-80 of [A-Za-z0-9_.-]") {
+  CHECK(valid_queue_name("orders"));
+  CHECK(valid_queue_name("A-z_0.9"));
+  CHECK(valid_queue_name(std::string(80, 'q')));
+  CHECK_FALSE(valid_queue_name(""));
+  CHECK_FALSE(valid_queue_name(std::string(81, 'q')));
+  CHECK_FALSE(valid_queue_name("a/b"));
+  CHECK_FALSE(valid_queue_name("a b"));
+  CHECK_FALSE(valid_queue_name("\xc3\xa9"));
+}
+
+TEST_CASE_METHOD(registry_fixture, "get creates a queue once, on demand") {
+  auto a = get("orders");
+  auto b = get("orders");
+  CHECK(a == b);
+  auto missing
+    = request<queue_actor>(reg, atom::get::value, std::string{"nope"}, false);
+  REQUIRE_FALSE(missing);
+  CHECK(error_of(missing.error()) == ec::unknown_queue);
+  auto bad
+    = request<queue_actor>(reg, atom::get::value, std::string{"a b"}, true);
+  REQUIRE_FALSE(bad);
+  CHECK(error_of(bad.error()) == ec::invalid_queue_name);
+}
+
+TEST_CASE_METHOD(registry_fixture, "put creates or updates attributes") {
+  queue_attributes attrs;
+  attrs.max_depth = 1;
+  auto q = request<queue_actor>(reg, atom::put::value, std::string{"jobs"},
+                                attrs);
+  REQUIRE(q);
+  CHECK(info("jobs").attributes.max_depth == 1);
+  enqueue(*q, "a");
+  new_message x;
+  x.data.body = "b";
+  auto full = request<uint64_t>(*q, atom::enqueue::value, x);
+  REQUIRE_FALSE(full);
+  CHECK(error_of(full.error()) == ec::queue_full);
+  attrs.max_depth = 0;
+  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"jobs"},
+                               attrs));
+  CHECK(request<uint64_t>(*q, atom::enqueue::value, x));
+  attrs.dead_letter_queue = "jobs";
+  auto self_dlq = request<queue_actor>(reg, atom::put::value,
+                                       std::string{"jobs"}, attrs);
+  REQUIRE_FALSE(self_dlq);
+  CHECK(error_of(self_dlq.error()) == ec::invalid_attributes);
+}
+
+TEST_CASE_METHOD(registry_fixture, "list shows every queue with counts") {
+  enqueue(get("a"), "x");
+  enqueue(get("b"), "y");
+  enqueue(get("b"), "z");
+  auto xs = request<std::vector<queue_info>>(reg, atom::list::value);
+  REQUIRE(xs);
+  REQUIRE(xs->size() == 2);
+  uint64_t total = 0;
+  for (auto& x : *xs)
+    total += x.stats.ready;
+  CHECK(total == 3);
+}
+
+TEST_CASE_METHOD(registry_fixture, "remove deletes a queue and its messages") {
+  enqueue(get("gone"), "x");
+  CHECK(request<bool>(reg, atom::remove::value, std::string{"gone"}));
+  auto again = request<queue_actor>(reg, atom::get::value,
+                                    std::string{"gone"}, false);
+  REQUIRE_FALSE(again);
+  CHECK(error_of(again.error()) == ec::unknown_queue);
+  auto gone = request<queue_info>(reg, atom::stats::value,
+                                  std::string{"gone"});
+  REQUIRE_FALSE(gone);
+  CHECK(error_of(gone.error()) == ec::unknown_queue);
+}
+
+TEST_CASE_METHOD(registry_fixture, "dead letters go to the named queue and "
+                                   "redrive brings them home") {
+  queue_attributes attrs;
+  attrs.max_deliveries = 1;
+  attrs.dead_letter_queue = "orders.dlq";
+  auto orders = request<queue_actor>(reg, atom::put::value,
+                                     std::string{"orders"}, attrs);
+  REQUIRE(orders);
+  auto id = enqueue(*orders, "poison");
+  receive(*orders, 1s);
+  advance(1s);
+  auto dlq = get("orders.dlq", false);
+  CHECK(info("orders.dlq").stats.ready == 1);
+  auto dead = receive(dlq, 1s);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].msg.id == id);
+  advance(1s);
+  auto moved = request<uint64_t>(reg, atom::redrive::value,
+                                 std::string{"orders.dlq"});
+  REQUIRE(moved);
+  CHECK(*moved == 1);
+  run();
+  auto home = receive(*orders);
+  REQUIRE(home.size() == 1);
+  CHECK(home[0].msg.id == id);
+  CHECK(home[0].msg.receive_count == 1);
+}
+
+TEST_CASE("a memory bound holds across all queues") {
+  testing::fixture f;
+  registry_config cfg;
+  cfg.max_memory_bytes = 3 * memory_budget::per_message;
+  auto reg = f.sys.spawn(registry, cfg);
+  auto push = [&](const std::string& queue_name) {
+    auto q = f.request<queue_actor>(reg, atom::get::value, queue_name, true);
+    REQUIRE(q);
+    new_message x;
+    x.data.body = "m";
+    return f.request<uint64_t>(*q, atom::enqueue::value, x);
+  };
+  CHECK(push("a"));
+  CHECK(push("b"));
+  auto refused = push("c");
+  REQUIRE_FALSE(refused);
+  ec code;
+  REQUIRE(is_actormq_error(refused.error(), code));
+  CHECK(code == ec::out_of_memory);
+}
