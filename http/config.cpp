@@ -3,6 +3,8 @@
 #include <caf/atom.hpp>
 #include <caf/config_option_adder.hpp>
 
+#include "actormq/registry_actor.hpp"
+
 namespace actormq::http {
 
 namespace {
@@ -19,7 +21,11 @@ config::config()
     data_dir_(defaults.data_dir),
     log_level_("info"),
     http_threads_(static_cast<int64_t>(defaults.http_threads)),
-    max_header_bytes_(static_cast<int64_t>(defaults.max_header_bytes)) {
+    max_header_bytes_(static_cast<int64_t>(defaults.max_header_bytes)),
+    max_memory_bytes_(0),
+    consume_queue_(defaults.consume_queue),
+    consume_batch_(defaults.consume_batch),
+    consumers_(defaults.consumers) {
   opt_group{custom_options_, "global"}
     .add(host_, "host", "address to listen on (default 0.0.0.0)")
     .add(port_, "port,p", "port to listen on, 0 for any (default 8006)")
@@ -31,7 +37,15 @@ config::config()
     .add(log_level_, "log-level", "error, warning, info (default) or debug")
     .add(http_threads_, "http-threads", "threads serving HTTP (default 2)")
     .add(max_header_bytes_, "max-header-bytes",
-         "largest request line plus headers, in bytes (default 16384)");
+         "largest request line plus headers, in bytes (default 16384)")
+    .add(max_memory_bytes_, "max-memory-bytes",
+         "bound on what all queues hold, in bytes; 0 for none (default 0)")
+    .add(consume_queue_, "consume-queue",
+         "queue the built-in consumer reads (default 'default')")
+    .add(consume_batch_, "consume-batch",
+         "messages the built-in consumer takes per interval (default 1)")
+    .add(consumers_, "consumers",
+         "built-in consumers, 0 for none (default 1)");
   // Two cores serve HTTP; two scheduler threads keep the actors close to
   // them instead of polling on idle ones.
   set("scheduler.max-threads", 2);
@@ -67,6 +81,22 @@ std::string config::validate(settings& out) const {
     return "--max-header-bytes must be between 1024 and 1048576, got "
            + std::to_string(max_header_bytes_);
   result.max_header_bytes = static_cast<size_t>(max_header_bytes_);
+  if (max_memory_bytes_ < 0)
+    return "--max-memory-bytes must be 0 (no bound) or more, got "
+           + std::to_string(max_memory_bytes_);
+  result.max_memory_bytes = static_cast<uint64_t>(max_memory_bytes_);
+  if (!valid_queue_name(consume_queue_))
+    return "--consume-queue must be 1-80 of A-Z a-z 0-9 _ . -, got '"
+           + consume_queue_ + "'";
+  result.consume_queue = consume_queue_;
+  if (consume_batch_ < 1 || consume_batch_ > 100)
+    return "--consume-batch must be between 1 and 100, got "
+           + std::to_string(consume_batch_);
+  result.consume_batch = static_cast<uint32_t>(consume_batch_);
+  if (consumers_ < 0 || consumers_ > 64)
+    return "--consumers must be between 0 and 64, got "
+           + std::to_string(consumers_);
+  result.consumers = static_cast<uint32_t>(consumers_);
   out = std::move(result);
   return {};
 }

@@ -29,6 +29,14 @@ struct settings {
   size_t http_threads = 2;
   /// Largest request line plus headers accepted, in bytes.
   size_t max_header_bytes = 16 * 1024;
+  /// Bound on all queues' memory together, in bytes; 0: none.
+  uint64_t max_memory_bytes = 0;
+  /// The queue the built-in consumer reads.
+  std::string consume_queue = "default";
+  /// Messages the built-in consumer leases per interval.
+  uint32_t consume_batch = 1;
+  /// Built-in consumers; 0: none.
+  uint32_t consumers = 1;
 };
 
 /// The command line and `caf-application.ini` of `actormq`: CAF's own
@@ -50,6 +58,10 @@ private:
   std::string log_level_;
   int64_t http_threads_;
   int64_t max_header_bytes_;
+  int64_t max_memory_bytes_;
+  std::string consume_queue_;
+  int64_t consume_batch_;
+  int64_t consumers_;
 };
 
 } // namespace actormq::http

@@ -37,19 +37,10 @@ bool ends_with_icase(std::string_view x, std::string_view suffix) {
 }
 
 std::variant<payload, problem> from_json(std::string_view body) {
-  if (!valid_utf8(body))
-    return problem::invalid_utf8;
-  auto doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded())
-    return problem::malformed_json;
-  if (!doc.is_object())
-    return problem::not_an_object;
-  auto i = doc.find("message");
-  if (i == doc.end() || i->is_null())
-    return problem::message_required;
-  if (i->is_string())
-    return payload{i->get<std::string>(), payload_kind::text};
-  return payload{i->dump(), payload_kind::json};
+  auto doc = parse_object(body);
+  if (auto p = std::get_if<problem>(&doc))
+    return *p;
+  return to_payload(std::get<json>(doc));
 }
 
 int hex_value(char c) {
@@ -165,6 +156,13 @@ reply problem_reply(problem x) {
   return error_body(500, "Internal server error");
 }
 
+reply invalid_field_reply(std::string_view field, std::string_view rule) {
+  std::string text{field};
+  text += ' ';
+  text += rule;
+  return error_body(400, text);
+}
+
 problem to_problem(const caf::error& x) {
   ec code;
   if (is_actormq_error(x, code)) {
@@ -218,6 +216,26 @@ std::variant<payload, problem> parse_enqueue(std::string_view content_type,
   if (media.empty() && body.empty())
     return problem::message_required;
   return problem::unsupported_media_type;
+}
+
+std::variant<payload, problem> to_payload(const nlohmann::json& object) {
+  auto i = object.find("message");
+  if (i == object.end() || i->is_null())
+    return problem::message_required;
+  if (i->is_string())
+    return payload{i->get<std::string>(), payload_kind::text};
+  return payload{i->dump(), payload_kind::json};
+}
+
+std::variant<nlohmann::json, problem> parse_object(std::string_view body) {
+  if (!valid_utf8(body))
+    return problem::invalid_utf8;
+  auto doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded())
+    return problem::malformed_json;
+  if (!doc.is_object())
+    return problem::not_an_object;
+  return doc;
 }
 
 bool valid_utf8(std::string_view x) {

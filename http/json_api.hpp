@@ -6,6 +6,7 @@
 #include <variant>
 
 #include <caf/error.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "actormq/message.hpp"
 
@@ -64,10 +65,15 @@ struct reply {
   std::string body;
   /// Extra header lines, each ending in CRLF (e.g. Retry-After).
   std::string headers = {};
+  /// The media type of `body`.
+  const char* content_type = "application/json; charset=utf-8";
 };
 
 /// Returns the status and `{"error": "..."}` body of `x`.
 reply problem_reply(problem x);
+
+/// `400 {"error": "<field> <rule>"}`: a request field out of its rules.
+reply invalid_field_reply(std::string_view field, std::string_view rule);
 
 /// Maps an error from an actor to the problem a client sees.
 problem to_problem(const caf::error& x);
@@ -85,6 +91,13 @@ reply not_found_reply();
 /// `message=...`, chosen by `content_type` (the raw header, may be empty).
 std::variant<payload, problem> parse_enqueue(std::string_view content_type,
                                              std::string_view body);
+
+/// Reads the `message` field of a JSON object: text stays text, other
+/// values become compact JSON; missing or null is message_required.
+std::variant<payload, problem> to_payload(const nlohmann::json& object);
+
+/// Parses `body` as a JSON object (checking UTF-8 first).
+std::variant<nlohmann::json, problem> parse_object(std::string_view body);
 
 /// Returns whether `x` is well-formed UTF-8.
 bool valid_utf8(std::string_view x);

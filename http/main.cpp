@@ -1,13 +1,15 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actormq/consumer_actor.hpp"
 #include "actormq/log.hpp"
-#include "actormq/queue_actor.hpp"
+#include "actormq/registry_actor.hpp"
 #include "config.hpp"
 #include "server.hpp"
 
@@ -35,19 +37,38 @@ int main(int argc, char** argv) {
   }
   log::set_level(opts.log_level);
   caf::actor_system sys{cfg};
-  queue_config qcfg;
-  qcfg.attributes.max_message_bytes = opts.max_message_bytes;
-  auto queue = sys.spawn(actormq::queue, std::move(qcfg));
-  auto consumer = sys.spawn(actormq::consumer, queue,
-                            consumer_config{opts.consume_interval, {}});
+  registry_config rcfg;
+  rcfg.defaults.max_message_bytes = opts.max_message_bytes;
+  rcfg.max_memory_bytes = opts.max_memory_bytes;
+  auto registry = sys.spawn(actormq::registry, rcfg);
+  std::vector<consumer_actor> consumers;
+  if (opts.consumers > 0) {
+    caf::scoped_actor self{sys};
+    self
+      ->request(registry, caf::infinite, atom::get::value, opts.consume_queue,
+                true)
+      .receive(
+        [&](queue_actor& q) {
+          consumer_config ccfg;
+          ccfg.interval = opts.consume_interval;
+          ccfg.batch = opts.consume_batch;
+          for (uint32_t i = 0; i < opts.consumers; ++i)
+            consumers.push_back(sys.spawn(actormq::consumer, q, ccfg));
+        },
+        [&](caf::error& err) {
+          log::error("cannot create the consumers' queue: "
+                     + sys.render(err));
+        });
+  }
   auto stop_actors = [&] {
-    caf::anon_send_exit(consumer, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+    for (auto& c : consumers)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   };
-  http::server srv{sys, queue,
-                   http::server_config{
-                     opts.host, opts.port, opts.http_threads,
-                     opts.max_message_bytes, opts.max_header_bytes}};
+  http::server_config scfg{opts.host, opts.port, opts.http_threads,
+                           opts.max_message_bytes, opts.max_header_bytes,
+                           rcfg.defaults};
+  http::server srv{sys, registry, scfg};
   try {
     srv.start();
   } catch (const std::exception& e) {

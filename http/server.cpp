@@ -3,6 +3,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <unordered_map>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -20,6 +21,8 @@
 #include <pistache/transport.h>
 
 #include "actormq/log.hpp"
+#include "actormq/registry_actor.hpp"
+#include "api.hpp"
 #include "json_api.hpp"
 #include "text.hpp"
 #include "wire.hpp"
@@ -37,6 +40,7 @@ struct responder {
 } // namespace actormq::http::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actormq::http::detail::responder)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actormq::http::api_call)
 
 namespace actormq::http::detail {
 
@@ -51,6 +55,8 @@ struct shared_state {
   /// Limits for the request reader.
   size_t max_header_bytes;
   size_t max_body_bytes;
+  /// Limits of the API.
+  api_limits limits;
 };
 
 /// One client connection: reads requests, serves them one at a time in
@@ -85,11 +91,14 @@ public:
     pending_.clear();
   }
 
-  /// Answers the request in service (from an actor's thread).
-  void respond(const reply& r) {
+  /// Answers the request in service (from an actor's thread); false if the
+  /// client is gone and the answer went nowhere.
+  bool respond(const reply& r) {
     std::lock_guard<std::mutex> guard{mtx_};
+    auto delivered = open_;
     finish(r);
     serve_pending();
+    return delivered;
   }
 
 private:
@@ -111,26 +120,67 @@ private:
     } else if (req.method == verb::options) {
       preflight(req);
     } else if (req.method == verb::post && path_is(req.path, "/enqueue")) {
-      enqueue(req);
+      enqueue_compat(req);
     } else if ((req.method == verb::get || req.method == verb::head)
                && path_is(req.path, "/healthz")) {
       finish(healthy_reply());
     } else {
-      finish(not_found_reply());
+      api(req);
     }
   }
 
-  void enqueue(request& req) {
+  /// The original's POST /enqueue: the queue named "default".
+  void enqueue_compat(request& req) {
     auto parsed = parse_enqueue(req.content_type, req.body);
     if (auto p = std::get_if<problem>(&parsed)) {
       finish(problem_reply(*p));
       return;
     }
+    api_call call;
+    call.kind = op::enqueue_compat;
+    call.queue = "default";
+    call.messages.push_back(
+      new_message{std::move(std::get<payload>(parsed)), caf::none, 0, {}});
+    dispatch(std::move(call));
+  }
+
+  void api(request& req) {
+    auto parsed = parse_call(route_input{method_name(req.method), req.path,
+                                         req.query, req.content_type,
+                                         req.body},
+                             st_->limits);
+    if (auto call = std::get_if<api_call>(&parsed))
+      dispatch(std::move(*call));
+    else if (auto r = std::get_if<reply>(&parsed))
+      finish(*r);
+    else
+      finish(not_found_reply());
+  }
+
+  void dispatch(api_call call) {
     auto& bridges = st_->bridges;
     auto i = st_->next_bridge.fetch_add(1, std::memory_order_relaxed);
-    caf::anon_send(bridges[i % bridges.size()], atom::enqueue::value,
-                   std::move(std::get<payload>(parsed)),
+    caf::anon_send(bridges[i % bridges.size()], std::move(call),
                    responder{shared_from_this()});
+  }
+
+  static std::string_view method_name(verb x) {
+    switch (x) {
+      case verb::get:
+        return "GET";
+      case verb::head:
+        return "HEAD";
+      case verb::post:
+        return "POST";
+      case verb::put:
+        return "PUT";
+      case verb::del:
+        return "DELETE";
+      case verb::options:
+        return "OPTIONS";
+      default:
+        return "OTHER";
+    }
   }
 
   /// Answers a CORS preflight as Express' cors() does.
@@ -190,19 +240,181 @@ private:
   bool open_ = true;
 };
 
-/// The frontend's actor: passes a parsed request to the queue and the
-/// queue's answer back to the connection. One per HTTP thread, so a Pistache
-/// thread only ever does a non-blocking send.
-caf::behavior bridge(caf::event_based_actor* self, queue_actor queue) {
+/// The state of a bridge: where queues are, and the handles it has seen.
+struct bridge_state {
+  static constexpr const char* name = "actormq.http.bridge";
+  registry_actor registry;
+  std::unordered_map<std::string, queue_actor> queues;
+};
+
+using bridge_ptr = caf::stateful_actor<bridge_state>*;
+
+void answer_error(const responder& r, const caf::error& err) {
+  r.conn->respond(problem_reply(to_problem(err)));
+}
+
+/// Runs `f` with the named queue (from the cache, or asked of the registry,
+/// which creates it when `create` is set).
+template <class F>
+void with_queue(bridge_ptr self, const std::string& name, bool create,
+                const responder& r, F f) {
+  auto& cache = self->state.queues;
+  if (auto i = cache.find(name); i != cache.end()) {
+    f(i->second);
+    return;
+  }
+  self->request(self->state.registry, caf::infinite, atom::get::value, name,
+                create)
+    .then(
+      [=](queue_actor& q) mutable {
+        self->monitor(q);
+        self->state.queues.emplace(name, q);
+        f(q);
+      },
+      [=](caf::error& err) { answer_error(r, err); });
+}
+
+/// Performs a call on its queue and answers it.
+void on_queue(bridge_ptr self, api_call& call, const responder& r,
+              const queue_actor& q) {
+  auto fail = [r](caf::error& err) { answer_error(r, err); };
+  switch (call.kind) {
+    case op::enqueue_compat:
+    case op::enqueue:
+      if (call.batch) {
+        self->request(q, caf::infinite, atom::enqueue::value,
+                      std::move(call.messages))
+          .then([=](std::vector<uint64_t>& ids) {
+            r.conn->respond(enqueue_reply(call, ids));
+          }, fail);
+      } else {
+        auto kind = call.kind;
+        self->request(q, caf::infinite, atom::enqueue::value,
+                      std::move(call.messages.front()))
+          .then([=](uint64_t id) {
+            api_call shape;
+            shape.kind = kind;
+            r.conn->respond(enqueue_reply(shape, {id}));
+          }, fail);
+      }
+      return;
+    case op::receive:
+      self->request(q, caf::infinite, atom::receive::value, call.max,
+                    call.visibility, call.wait)
+        .then([=](std::vector<lease>& xs) {
+          if (r.conn->respond(leases_reply(xs, self->clock().now())))
+            return;
+          // The client left while waiting: its messages go back at once.
+          std::vector<std::string> receipts;
+          for (auto& x : xs)
+            receipts.push_back(std::move(x.receipt));
+          if (!receipts.empty())
+            self->send(caf::actor_cast<caf::actor>(q), atom::release::value,
+                       std::move(receipts), caf::timespan{0});
+        }, fail);
+      return;
+    case op::ack:
+      self->request(q, caf::infinite, atom::ack::value, call.receipts)
+        .then([=](std::vector<caf::error>& results) {
+          r.conn->respond(receipts_reply(call.receipts, results));
+        }, fail);
+      return;
+    case op::release:
+    case op::extend: {
+      auto arg = call.kind == op::release ? call.delay : call.visibility;
+      auto handle = [=](std::vector<caf::error>& results) {
+        r.conn->respond(receipts_reply(call.receipts, results));
+      };
+      if (call.kind == op::release)
+        self->request(q, caf::infinite, atom::release::value, call.receipts,
+                      arg).then(handle, fail);
+      else
+        self->request(q, caf::infinite, atom::extend::value, call.receipts,
+                      arg).then(handle, fail);
+      return;
+    }
+    case op::peek:
+      self->request(q, caf::infinite, atom::peek::value, call.max)
+        .then([=](std::vector<message>& xs) {
+          r.conn->respond(messages_reply(xs, self->clock().now()));
+        }, fail);
+      return;
+    case op::purge:
+      self->request(q, caf::infinite, atom::purge::value)
+        .then([=](uint64_t n) { r.conn->respond(count_reply("purged", n)); },
+              fail);
+      return;
+    default:
+      r.conn->respond(problem_reply(problem::internal_error));
+  }
+}
+
+/// The frontend's actor: takes a parsed call and the connection waiting for
+/// it, asks the registry or a queue, and writes the answer. One per HTTP
+/// thread, so a Pistache thread only ever does a non-blocking send.
+caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
+                     registry_actor registry) {
+  self->state.registry = std::move(registry);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& cache = self->state.queues;
+    for (auto i = cache.begin(); i != cache.end();) {
+      if (i->second.address() == dm.source)
+        i = cache.erase(i);
+      else
+        ++i;
+    }
+  });
   return {
-    [=](atom::enqueue, payload& x, responder& r) {
-      self
-        ->request(queue, caf::infinite, atom::enqueue::value,
-                  new_message{std::move(x), caf::none, 0, {}})
-        .then([r](uint64_t id) { r.conn->respond(enqueued_reply(id)); },
-              [r](caf::error& err) {
-                r.conn->respond(problem_reply(to_problem(err)));
-              });
+    [=](api_call& call, responder& r) {
+      auto fail = [r](caf::error& err) { answer_error(r, err); };
+      auto& reg = self->state.registry;
+      switch (call.kind) {
+        case op::list_queues:
+        case op::metrics: {
+          auto metrics = call.kind == op::metrics;
+          self->request(reg, caf::infinite, atom::list::value)
+            .then([=](std::vector<queue_info>& xs) {
+              r.conn->respond(metrics ? metrics_reply(xs) : queues_reply(xs));
+            }, fail);
+          return;
+        }
+        case op::get_queue:
+          self->request(reg, caf::infinite, atom::stats::value, call.queue)
+            .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
+                  fail);
+          return;
+        case op::put_queue:
+          self->request(reg, caf::infinite, atom::put::value, call.queue,
+                        call.attributes)
+            .then([=](queue_actor&) {
+              self->request(self->state.registry, caf::infinite,
+                            atom::stats::value, call.queue)
+                .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
+                      fail);
+            }, fail);
+          return;
+        case op::delete_queue:
+          self->state.queues.erase(call.queue);
+          self->request(reg, caf::infinite, atom::remove::value, call.queue)
+            .then([=](bool) { r.conn->respond(deleted_reply(call.queue)); },
+                  fail);
+          return;
+        case op::redrive:
+          self->request(reg, caf::infinite, atom::redrive::value, call.queue)
+            .then([=](uint64_t n) {
+              r.conn->respond(count_reply("redriven", n));
+            }, fail);
+          return;
+        default: {
+          auto create = call.kind == op::enqueue
+                        || call.kind == op::enqueue_compat;
+          auto name = call.queue;
+          with_queue(self, name, create, r,
+                     [=](const queue_actor& q) mutable {
+                       on_queue(self, call, r, q);
+                     });
+        }
+      }
     },
   };
 }
@@ -243,14 +455,15 @@ namespace actormq::http {
 
 struct server::impl {
   caf::actor_system& sys;
-  queue_actor queue;
+  registry_actor registry;
   server_config cfg;
   std::shared_ptr<detail::shared_state> st;
   std::unique_ptr<Pistache::Tcp::Listener> listener;
 };
 
-server::server(caf::actor_system& sys, queue_actor queue, server_config cfg)
-  : impl_(new impl{sys, std::move(queue), std::move(cfg),
+server::server(caf::actor_system& sys, registry_actor registry,
+               server_config cfg)
+  : impl_(new impl{sys, std::move(registry), std::move(cfg),
                    std::make_shared<detail::shared_state>(), nullptr}) {
   // nop
 }
@@ -266,8 +479,10 @@ void server::start() {
   // A JSON string may spell each byte as a 6-byte \u escape: whatever a
   // client can send within the message limit must reach the parser.
   d.st->max_body_bytes = d.cfg.max_message_bytes * 6 + 64 * 1024;
+  d.st->limits.defaults = d.cfg.defaults;
+  d.st->limits.max_message_bytes = d.cfg.max_message_bytes;
   for (size_t i = 0; i < d.cfg.threads; ++i)
-    d.st->bridges.push_back(d.sys.spawn(detail::bridge, d.queue));
+    d.st->bridges.push_back(d.sys.spawn(detail::bridge, d.registry));
   try {
     d.listener = std::make_unique<Tcp::Listener>(
       Address{d.cfg.host, Port{d.cfg.port}});

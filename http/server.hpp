@@ -23,15 +23,18 @@ struct server_config {
   size_t max_message_bytes = 1024 * 1024;
   /// Largest request line plus headers accepted (else 431).
   size_t max_header_bytes = 16 * 1024;
+  /// Attributes of queues a PUT leaves out.
+  queue_attributes defaults;
 };
 
-/// The REST frontend: a Pistache endpoint that turns each request into one
-/// actor message and each reply or error into a JSON response. No Pistache
-/// thread ever waits for an actor.
+/// The REST frontend: Pistache's TCP layer reads requests; each becomes one
+/// actor message to the queues' registry or a queue, and each answer or
+/// error a JSON response. No Pistache thread ever waits for an actor.
 class server {
 public:
-  /// Prepares a server for `queue`; nothing listens until start().
-  server(caf::actor_system& sys, queue_actor queue, server_config cfg);
+  /// Prepares a server for the queues of `registry`; nothing listens until
+  /// start().
+  server(caf::actor_system& sys, registry_actor registry, server_config cfg);
 
   /// Calls stop().
   ~server();

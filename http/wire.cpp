@@ -228,8 +228,11 @@ std::string render_response(const reply& r, bool keep_alive,
   out += ' ';
   out += reason_phrase(r.status);
   out += "\r\n";
-  if (!r.body.empty())
-    out += "Content-Type: application/json; charset=utf-8\r\n";
+  if (!r.body.empty()) {
+    out += "Content-Type: ";
+    out += r.content_type;
+    out += "\r\n";
+  }
   out += "Access-Control-Allow-Origin: *\r\n";
   out += r.headers;
   out += extra_headers;

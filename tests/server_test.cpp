@@ -4,7 +4,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actormq/queue_actor.hpp"
+#include "actormq/registry_actor.hpp"
 #include "http_client.hpp"
 #include "server.hpp"
 
@@ -16,14 +16,26 @@ namespace {
 struct server_fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  queue_actor q = sys.spawn(queue, make_queue_config());
+  registry_actor reg = sys.spawn(registry, make_registry_config());
+  http::server srv{sys, reg, make_config()};
+  queue_actor q = default_queue();
 
-  static queue_config make_queue_config() {
-    queue_config c;
-    c.attributes.max_message_bytes = 64;
+  static registry_config make_registry_config() {
+    registry_config c;
+    c.defaults.max_message_bytes = 64;
     return c;
   }
-  http::server srv{sys, q, make_config()};
+
+  queue_actor default_queue() {
+    caf::scoped_actor self{sys};
+    queue_actor result;
+    self
+      ->request(reg, caf::infinite, atom::get::value, std::string{"default"},
+                true)
+      .receive([&](queue_actor& x) { result = std::move(x); },
+               [&](caf::error&) { FAIL("registry did not answer"); });
+    return result;
+  }
 
   static http::server_config make_config() {
     http::server_config c;
@@ -31,6 +43,7 @@ struct server_fixture {
     c.port = 0;
     c.max_message_bytes = 64;
     c.max_header_bytes = 2048;
+    c.defaults = make_registry_config().defaults;
     return c;
   }
 
@@ -40,7 +53,7 @@ struct server_fixture {
 
   ~server_fixture() {
     srv.stop();
-    caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
   }
 
   uint16_t port() {

@@ -1,5 +1,7 @@
 #include "actormq/registry_actor.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -72,9 +74,11 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       }
     }
   });
-  self->attach_functor([=] {
+  // Queues end with their registry.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& [name, e] : self->state.queues)
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+      self->send_exit(e.handle, msg.reason);
+    self->quit(msg.reason);
   });
   return {
     [=](atom::adopt, const std::string& source, std::vector<message>& xs) {
@@ -121,8 +125,13 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       for (auto& [name, e] : queues) {
         auto info = queue_info{name, e.attributes, {}};
         auto finish = [=]() mutable {
-          if (--*pending == 0)
-            rp.deliver(std::move(*result));
+          if (--*pending > 0)
+            return;
+          std::sort(result->begin(), result->end(),
+                    [](const queue_info& x, const queue_info& y) {
+                      return x.name < y.name;
+                    });
+          rp.deliver(std::move(*result));
         };
         self->request(e.handle, caf::infinite, atom::stats::value)
           .then(

@@ -1,0 +1,508 @@
+#include "api.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "actormq/registry_actor.hpp"
+#include "text.hpp"
+
+namespace actormq::http {
+
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+using parsed = std::variant<std::monostate, api_call, reply>;
+
+constexpr size_t max_batch = 100;
+constexpr double max_lease_seconds = 12 * 3600;
+constexpr double max_delay_seconds = 12 * 3600;
+constexpr double max_retention_seconds = 14 * 24 * 3600;
+constexpr double max_wait_seconds = 20;
+
+/// Reads the fields of one JSON object, each at most once, and reports the
+/// first rule broken (and any field it does not know).
+class fields {
+public:
+  explicit fields(const json& obj) : obj_(obj) {
+    // nop
+  }
+
+  /// Seconds as a number in [lo, hi]; `out` unchanged if absent.
+  bool seconds(const char* name, double lo, double hi, caf::timespan& out) {
+    auto x = take(name);
+    if (!x)
+      return true;
+    if (!x->is_number() || x->get<double>() < lo || x->get<double>() > hi
+        || !std::isfinite(x->get<double>()))
+      return fail(name, "must be a number of seconds from "
+                          + number(lo) + " to " + number(hi));
+    out = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>{x->get<double>()});
+    return true;
+  }
+
+  /// An integer in [lo, hi]; `out` unchanged if absent.
+  template <class T>
+  bool integer(const char* name, int64_t lo, int64_t hi, T& out) {
+    auto x = take(name);
+    if (!x)
+      return true;
+    if (!x->is_number_integer() || x->get<int64_t>() < lo
+        || x->get<int64_t>() > hi)
+      return fail(name, "must be an integer from " + std::to_string(lo)
+                          + " to " + std::to_string(hi));
+    out = static_cast<T>(x->get<int64_t>());
+    return true;
+  }
+
+  /// A string of 1 to `max_len` characters; `out` unchanged if absent.
+  bool text(const char* name, size_t max_len, std::string& out,
+            bool allow_empty = false) {
+    auto x = take(name);
+    if (!x)
+      return true;
+    if (!x->is_string() || (!allow_empty && x->get_ref<const std::string&>().empty())
+        || x->get_ref<const std::string&>().size() > max_len)
+      return fail(name, "must be a string of " + std::string{allow_empty ? "0" : "1"}
+                          + " to " + std::to_string(max_len) + " characters");
+    out = x->get<std::string>();
+    return true;
+  }
+
+  /// An array of 1 to max_batch strings.
+  bool receipts(std::vector<std::string>& out) {
+    auto x = take("receipts");
+    if (!x || !x->is_array() || x->empty() || x->size() > max_batch)
+      return fail("receipts", "must be an array of 1 to 100 receipts");
+    for (auto& r : *x) {
+      if (!r.is_string())
+        return fail("receipts", "must hold strings");
+      out.push_back(r.get<std::string>());
+    }
+    return true;
+  }
+
+  /// Marks a field as read and returns it, if present.
+  const json* take(const char* name) {
+    known_.emplace_back(name);
+    auto i = obj_.find(name);
+    return i == obj_.end() ? nullptr : &*i;
+  }
+
+  /// Succeeds if every field of the object was read.
+  bool done() {
+    if (error_)
+      return false;
+    for (auto& [key, value] : obj_.items()) {
+      if (std::find(known_.begin(), known_.end(), key) == known_.end())
+        return fail(key, "is not a known field");
+    }
+    return true;
+  }
+
+  bool fail(std::string_view field, std::string_view rule) {
+    if (!error_)
+      error_ = invalid_field_reply(field, rule);
+    return false;
+  }
+
+  /// The first rule broken.
+  reply error() const {
+    return *error_;
+  }
+
+private:
+  static std::string number(double x) {
+    auto s = json(x).dump();
+    auto dot = s.find(".0");
+    return dot != std::string::npos && dot + 2 == s.size() ? s.substr(0, dot)
+                                                            : s;
+  }
+
+  const json& obj_;
+  std::vector<std::string> known_;
+  std::optional<reply> error_;
+};
+
+/// Reads a JSON body that may be empty (then it is `{}`).
+std::variant<json, problem> optional_object(const route_input& in) {
+  if (in.body.empty())
+    return json::object();
+  auto media = in.content_type.substr(0, in.content_type.find(';'));
+  while (!media.empty() && media.back() == ' ')
+    media.remove_suffix(1);
+  if (!iequals(media, "application/json") && !media.empty())
+    return problem::unsupported_media_type;
+  return parse_object(in.body);
+}
+
+bool read_message(const json& obj, new_message& out, reply& err) {
+  if (!obj.is_object()) {
+    err = invalid_field_reply("messages", "must hold objects such as "
+                                          "{\"message\": \"hello\"}");
+    return false;
+  }
+  auto value = to_payload(obj);
+  if (auto p = std::get_if<problem>(&value)) {
+    err = problem_reply(*p);
+    return false;
+  }
+  out.data = std::move(std::get<payload>(value));
+  fields f{obj};
+  f.take("message");
+  caf::timespan delay{-1};
+  f.seconds("delay_seconds", 0, max_delay_seconds, delay);
+  if (delay >= caf::timespan{0})
+    out.delay = delay;
+  f.integer("priority", std::numeric_limits<int32_t>::min(),
+            std::numeric_limits<int32_t>::max(), out.priority);
+  f.text("dedup_id", 128, out.dedup_id);
+  if (!f.done()) {
+    err = f.error();
+    return false;
+  }
+  return true;
+}
+
+parsed parse_enqueue_call(api_call call, const json& body) {
+  reply err;
+  if (auto batch = body.find("messages"); batch != body.end()) {
+    if (body.size() != 1 || !batch->is_array() || batch->empty()
+        || batch->size() > max_batch)
+      return invalid_field_reply("messages",
+                                 "must be an array of 1 to 100 messages, "
+                                 "alone in the body");
+    call.batch = true;
+    for (auto& x : *batch) {
+      new_message m;
+      if (!read_message(x, m, err))
+        return err;
+      call.messages.push_back(std::move(m));
+    }
+    return call;
+  }
+  new_message m;
+  if (!read_message(body, m, err))
+    return err;
+  call.messages.push_back(std::move(m));
+  return call;
+}
+
+parsed parse_attributes(api_call call, const json& body,
+                        const api_limits& limits) {
+  auto& a = call.attributes;
+  a = limits.defaults;
+  fields f{body};
+  f.seconds("visibility_seconds", 0.001, max_lease_seconds, a.visibility);
+  f.integer("max_deliveries", 0, 1000, a.max_deliveries);
+  f.text("dead_letter_queue", 80, a.dead_letter_queue, true);
+  f.seconds("delay_seconds", 0, max_delay_seconds, a.delay);
+  f.seconds("retention_seconds", 0, max_retention_seconds, a.retention);
+  f.integer("max_depth", 0, std::numeric_limits<int64_t>::max(), a.max_depth);
+  f.integer("max_message_bytes", 1,
+            static_cast<int64_t>(limits.max_message_bytes),
+            a.max_message_bytes);
+  if (!f.done())
+    return f.error();
+  return call;
+}
+
+/// Parses the body of a queue-scoped POST.
+parsed parse_queue_post(api_call call, std::string_view action,
+                        const json& body) {
+  fields f{body};
+  if (action == "messages") {
+    call.kind = op::enqueue;
+    return parse_enqueue_call(std::move(call), body);
+  } else if (action == "receive") {
+    call.kind = op::receive;
+    f.integer("max", 1, max_batch, call.max);
+    f.seconds("wait_seconds", 0, max_wait_seconds, call.wait);
+    f.seconds("visibility_seconds", 0.001, max_lease_seconds,
+              call.visibility);
+  } else if (action == "ack") {
+    call.kind = op::ack;
+    f.receipts(call.receipts);
+  } else if (action == "release") {
+    call.kind = op::release;
+    f.receipts(call.receipts);
+    f.seconds("delay_seconds", 0, max_delay_seconds, call.delay);
+  } else if (action == "extend") {
+    call.kind = op::extend;
+    f.receipts(call.receipts);
+    if (!f.take("visibility_seconds"))
+      f.fail("visibility_seconds", "is required");
+    f.seconds("visibility_seconds", 0, max_lease_seconds, call.visibility);
+  } else if (action == "purge") {
+    call.kind = op::purge;
+  } else if (action == "redrive") {
+    call.kind = op::redrive;
+  } else {
+    return std::monostate{};
+  }
+  if (!f.done())
+    return f.error();
+  return call;
+}
+
+/// Reads `max=n` (1-100) from a query string; 1 if absent.
+bool query_max(std::string_view query, uint32_t& out) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{}
+                                          : query.substr(amp + 1);
+    if (pair.substr(0, 4) != "max=")
+      continue;
+    auto value = pair.substr(4);
+    uint32_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(),
+                                     n);
+    if (ec != std::errc{} || ptr != value.data() + value.size() || n < 1
+        || n > max_batch)
+      return false;
+    out = n;
+  }
+  return true;
+}
+
+double epoch_seconds(time_point t, time_point now) {
+  using namespace std::chrono;
+  auto wall = system_clock::now() - duration_cast<system_clock::duration>(now - t);
+  return duration<double>(wall.time_since_epoch()).count();
+}
+
+double seconds_of(caf::timespan x) {
+  return std::chrono::duration<double>(x).count();
+}
+
+ordered_json message_json(const message& m, time_point now) {
+  ordered_json out;
+  out["id"] = m.id;
+  if (m.data.kind == payload_kind::text)
+    out["message"] = m.data.body;
+  else
+    out["message"] = ordered_json::parse(m.data.body);
+  out["priority"] = m.priority;
+  out["receive_count"] = m.receive_count;
+  out["enqueued_at"] = epoch_seconds(m.enqueued_at, now);
+  return out;
+}
+
+ordered_json attributes_json(const queue_attributes& a) {
+  return {{"visibility_seconds", seconds_of(a.visibility)},
+          {"max_deliveries", a.max_deliveries},
+          {"dead_letter_queue", a.dead_letter_queue},
+          {"delay_seconds", seconds_of(a.delay)},
+          {"retention_seconds", seconds_of(a.retention)},
+          {"max_depth", a.max_depth},
+          {"max_message_bytes", a.max_message_bytes}};
+}
+
+ordered_json stats_json(const queue_stats& s) {
+  return {{"ready", s.ready},
+          {"delayed", s.delayed},
+          {"in_flight", s.in_flight},
+          {"bytes", s.bytes},
+          {"enqueued", s.enqueued},
+          {"acked", s.acked},
+          {"redelivered", s.redelivered},
+          {"dead_lettered", s.dead_lettered},
+          {"expired", s.expired},
+          {"oldest_ready_age_seconds", seconds_of(s.oldest_ready_age)}};
+}
+
+ordered_json info_json(const queue_info& x) {
+  return {{"name", x.name},
+          {"attributes", attributes_json(x.attributes)},
+          {"stats", stats_json(x.stats)}};
+}
+
+reply ok(const ordered_json& body) {
+  return {200, body.dump()};
+}
+
+} // namespace
+
+parsed parse_call(const route_input& in, const api_limits& limits) {
+  auto path = in.path;
+  api_call call;
+  if (path == "/metrics") {
+    call.kind = op::metrics;
+    return in.method == "GET" ? parsed{std::move(call)}
+                              : parsed{std::monostate{}};
+  }
+  constexpr std::string_view prefix = "/queues";
+  if (path.substr(0, prefix.size()) != prefix)
+    return std::monostate{};
+  path.remove_prefix(prefix.size());
+  if (path.empty() || path == "/") {
+    call.kind = op::list_queues;
+    return in.method == "GET" ? parsed{std::move(call)}
+                              : parsed{std::monostate{}};
+  }
+  if (path.front() != '/')
+    return std::monostate{};
+  path.remove_prefix(1);
+  auto slash = path.find('/');
+  call.queue = std::string{path.substr(0, slash)};
+  auto action = slash == std::string_view::npos ? std::string_view{}
+                                                : path.substr(slash + 1);
+  if (!valid_queue_name(call.queue))
+    return problem_reply(problem::invalid_queue_name);
+  if (action.empty()) {
+    if (in.method == "GET") {
+      call.kind = op::get_queue;
+      return call;
+    }
+    if (in.method == "DELETE") {
+      call.kind = op::delete_queue;
+      return call;
+    }
+    if (in.method != "PUT")
+      return std::monostate{};
+    call.kind = op::put_queue;
+    auto body = optional_object(in);
+    if (auto p = std::get_if<problem>(&body))
+      return problem_reply(*p);
+    return parse_attributes(std::move(call), std::get<json>(body), limits);
+  }
+  if (action == "peek" && in.method == "GET") {
+    call.kind = op::peek;
+    if (!query_max(in.query, call.max))
+      return invalid_field_reply("max", "must be an integer from 1 to 100");
+    return call;
+  }
+  if (in.method != "POST")
+    return std::monostate{};
+  auto body = optional_object(in);
+  if (auto p = std::get_if<problem>(&body))
+    return problem_reply(*p);
+  return parse_queue_post(std::move(call), action, std::get<json>(body));
+}
+
+reply enqueue_reply(const api_call& call, const std::vector<uint64_t>& ids) {
+  if (call.kind == op::enqueue_compat)
+    return enqueued_reply(ids.front());
+  if (call.batch)
+    return ok({{"ids", ids}});
+  return ok({{"id", ids.front()}});
+}
+
+reply leases_reply(const std::vector<lease>& xs, time_point now) {
+  auto arr = ordered_json::array();
+  for (auto& x : xs) {
+    auto m = message_json(x.msg, now);
+    m["receipt"] = x.receipt;
+    m["lease_seconds"] = seconds_of(x.expires - now);
+    arr.push_back(std::move(m));
+  }
+  return ok({{"messages", std::move(arr)}});
+}
+
+reply messages_reply(const std::vector<message>& xs, time_point now) {
+  auto arr = ordered_json::array();
+  for (auto& x : xs)
+    arr.push_back(message_json(x, now));
+  return ok({{"messages", std::move(arr)}});
+}
+
+reply receipts_reply(const std::vector<std::string>& receipts,
+                     const std::vector<caf::error>& results) {
+  auto arr = ordered_json::array();
+  for (size_t i = 0; i < receipts.size() && i < results.size(); ++i) {
+    ordered_json r{{"receipt", receipts[i]}};
+    if (results[i]) {
+      r["ok"] = false;
+      r["error"] = json::parse(problem_reply(to_problem(results[i])).body)
+                     .at("error");
+    } else {
+      r["ok"] = true;
+    }
+    arr.push_back(std::move(r));
+  }
+  return ok({{"results", std::move(arr)}});
+}
+
+reply queue_reply(const queue_info& x) {
+  return ok(info_json(x));
+}
+
+reply queues_reply(const std::vector<queue_info>& xs) {
+  auto arr = ordered_json::array();
+  for (auto& x : xs)
+    arr.push_back(info_json(x));
+  return ok({{"queues", std::move(arr)}});
+}
+
+reply count_reply(std::string_view field, uint64_t n) {
+  return ok({{std::string{field}, n}});
+}
+
+reply deleted_reply(const std::string& name) {
+  return ok({{"deleted", name}});
+}
+
+reply metrics_reply(const std::vector<queue_info>& xs) {
+  struct metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const queue_stats&);
+  };
+  static constexpr metric metrics[] = {
+    {"actormq_messages_ready", "gauge", "Messages that can be received now.",
+     [](const queue_stats& s) { return double(s.ready); }},
+    {"actormq_messages_delayed", "gauge", "Messages waiting for their delay.",
+     [](const queue_stats& s) { return double(s.delayed); }},
+    {"actormq_messages_in_flight", "gauge", "Messages leased, not acked.",
+     [](const queue_stats& s) { return double(s.in_flight); }},
+    {"actormq_message_bytes", "gauge", "Bytes of message bodies held.",
+     [](const queue_stats& s) { return double(s.bytes); }},
+    {"actormq_oldest_ready_age_seconds", "gauge",
+     "Age of the oldest ready message.",
+     [](const queue_stats& s) { return seconds_of(s.oldest_ready_age); }},
+    {"actormq_enqueued_total", "counter", "Messages accepted.",
+     [](const queue_stats& s) { return double(s.enqueued); }},
+    {"actormq_acked_total", "counter", "Messages acked.",
+     [](const queue_stats& s) { return double(s.acked); }},
+    {"actormq_redelivered_total", "counter",
+     "Leases that ended without an ack.",
+     [](const queue_stats& s) { return double(s.redelivered); }},
+    {"actormq_dead_lettered_total", "counter",
+     "Messages that reached max_deliveries.",
+     [](const queue_stats& s) { return double(s.dead_lettered); }},
+    {"actormq_expired_total", "counter", "Messages removed by retention.",
+     [](const queue_stats& s) { return double(s.expired); }},
+  };
+  std::string out;
+  for (auto& m : metrics) {
+    out += "# HELP ";
+    out += m.name;
+    out += ' ';
+    out += m.help;
+    out += "\n# TYPE ";
+    out += m.name;
+    out += ' ';
+    out += m.type;
+    out += '\n';
+    for (auto& x : xs) {
+      out += m.name;
+      out += "{queue=\"" + x.name + "\"} ";
+      auto v = m.value(x.stats);
+      out += v == std::floor(v) ? std::to_string(static_cast<uint64_t>(v))
+                                : json(v).dump();
+      out += '\n';
+    }
+  }
+  return {200, std::move(out), {}, "text/plain; version=0.0.4"};
+}
+
+} // namespace actormq::http

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <caf/timespan.hpp>
+
+#include "actormq/actors.hpp"
+#include "json_api.hpp"
+
+/// The queue API over HTTP: routes to calls, request bodies to plain
+/// structs, actor replies to JSON. Nothing here knows sockets or actors'
+/// handles.
+namespace actormq::http {
+
+/// What a request asks for.
+enum class op : uint8_t {
+  enqueue_compat, // POST /enqueue (the original's reply)
+  enqueue,        // POST /queues/{q}/messages
+  receive,        // POST /queues/{q}/receive
+  ack,            // POST /queues/{q}/ack
+  release,        // POST /queues/{q}/release
+  extend,         // POST /queues/{q}/extend
+  peek,           // GET /queues/{q}/peek?max=n
+  put_queue,      // PUT /queues/{q}
+  get_queue,      // GET /queues/{q}
+  delete_queue,   // DELETE /queues/{q}
+  purge,          // POST /queues/{q}/purge
+  redrive,        // POST /queues/{q}/redrive
+  list_queues,    // GET /queues
+  metrics,        // GET /metrics
+};
+
+/// One parsed API request.
+struct api_call {
+  op kind = op::list_queues;
+  /// The queue the call is about (empty for list and metrics).
+  std::string queue;
+  /// enqueue: the messages; `batch` says whether the reply lists ids.
+  std::vector<new_message> messages;
+  bool batch = false;
+  /// receive, peek: how many at most.
+  uint32_t max = 1;
+  /// receive: long-poll time.
+  caf::timespan wait{0};
+  /// receive, extend: lease time (0: the queue's).
+  caf::timespan visibility{0};
+  /// release: delay before the messages are ready again.
+  caf::timespan delay{0};
+  /// ack, release, extend.
+  std::vector<std::string> receipts;
+  /// put_queue.
+  queue_attributes attributes;
+};
+
+/// Limits the API applies to every call.
+struct api_limits {
+  /// Attributes of queues created without any.
+  queue_attributes defaults;
+  /// The largest max_message_bytes a queue may have.
+  uint64_t max_message_bytes = 1024 * 1024;
+};
+
+/// The HTTP method and target of a request, as the router sees them.
+struct route_input {
+  std::string_view method;
+  std::string_view path;
+  std::string_view query;
+  std::string_view content_type;
+  std::string_view body;
+};
+
+/// Matches a route and parses its body. Returns the call, an error reply,
+/// or nothing when no route matches (the caller answers 404).
+std::variant<std::monostate, api_call, reply>
+parse_call(const route_input& in, const api_limits& limits);
+
+/// Replies for each operation.
+reply enqueue_reply(const api_call& call, const std::vector<uint64_t>& ids);
+reply leases_reply(const std::vector<lease>& xs, time_point now);
+reply messages_reply(const std::vector<message>& xs, time_point now);
+reply receipts_reply(const std::vector<std::string>& receipts,
+                     const std::vector<caf::error>& results);
+reply queue_reply(const queue_info& x);
+reply queues_reply(const std::vector<queue_info>& xs);
+reply count_reply(std::string_view field, uint64_t n);
+reply deleted_reply(const std::string& name);
+
+/// Every queue's counters in Prometheus' text format.
+reply metrics_reply(const std::vector<queue_info>& xs);
+
+} // namespace actormq::http
