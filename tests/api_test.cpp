@@ -1,0 +1,293 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "actormq/registry_actor.hpp"
+#include "http_client.hpp"
+#include "server.hpp"
+
+// The queue API over a real socket, against the real frontend and actors.
+
+using namespace actormq;
+using nlohmann::json;
+
+namespace {
+
+struct api_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  registry_actor reg = sys.spawn(registry, make_registry_config());
+  http::server srv{sys, reg, make_server_config()};
+  std::unique_ptr<test::http_client> client;
+
+  static registry_config make_registry_config() {
+    registry_config c;
+    c.defaults.max_message_bytes = 1024;
+    c.max_memory_bytes = 64 * memory_budget::per_message;
+    return c;
+  }
+
+  static http::server_config make_server_config() {
+    http::server_config c;
+    c.host = "127.0.0.1";
+    c.port = 0;
+    c.max_message_bytes = 1024;
+    c.defaults = make_registry_config().defaults;
+    return c;
+  }
+
+  api_fixture() {
+    srv.start();
+    client = std::make_unique<test::http_client>(srv.port());
+  }
+
+  ~api_fixture() {
+    client.reset();
+    srv.stop();
+    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+  }
+
+  test::http_response call(std::string_view method, std::string_view path,
+                           std::string_view body = {}) {
+    return client->request(method, path, body,
+                           body.empty() ? std::string_view{}
+                                        : "Content-Type: application/json\r\n");
+  }
+
+  json ok(std::string_view method, std::string_view path,
+          std::string_view body = {}) {
+    auto r = call(method, path, body);
+    INFO(method << " " << path << " " << body << " -> " << r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+
+  void expect_error(std::string_view method, std::string_view path,
+                    std::string_view body, int status,
+                    std::string_view fragment) {
+    auto r = call(method, path, body);
+    INFO(method << " " << path << " " << body << " -> " << r.body);
+    CHECK(r.status == status);
+    auto doc = json::parse(r.body);
+    REQUIRE(doc.contains("error"));
+    CHECK(doc["error"].get<std::string>().find(fragment) != std::string::npos);
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(api_fixture, "queues are created, shown, listed, deleted") {
+  auto q = ok("PUT", "/queues/orders",
+              R"({"visibility_seconds": 1.5, "max_depth": 10})");
+  CHECK(q["name"] == "orders");
+  CHECK(q["attributes"]["visibility_seconds"] == 1.5);
+  CHECK(q["attributes"]["max_depth"] == 10);
+  CHECK(q["stats"]["ready"] == 0);
+  ok("POST", "/queues/auto/messages", R"({"message": "x"})");
+  auto list = ok("GET", "/queues");
+  REQUIRE(list["queues"].size() == 2);
+  CHECK(list["queues"][0]["name"] == "auto");
+  CHECK(list["queues"][0]["stats"]["ready"] == 1);
+  CHECK(ok("GET", "/queues/auto")["attributes"]["visibility_seconds"] == 30.0);
+  CHECK(ok("DELETE", "/queues/auto")["deleted"] == "auto");
+  expect_error("GET", "/queues/auto", {}, 404, "No queue");
+  CHECK(ok("GET", "/queues")["queues"].size() == 1);
+}
+
+TEST_CASE_METHOD(api_fixture, "unknown queues are 404 except for enqueue") {
+  for (auto [method, path] :
+       {std::pair{"GET", "/queues/none"}, std::pair{"DELETE", "/queues/none"},
+        std::pair{"POST", "/queues/none/receive"},
+        std::pair{"GET", "/queues/none/peek"},
+        std::pair{"POST", "/queues/none/purge"},
+        std::pair{"POST", "/queues/none/redrive"}})
+    expect_error(method, path, {}, 404, "No queue has this name");
+  expect_error("POST", "/queues/none/ack", R"({"receipts": ["1.1"]})", 404,
+               "No queue");
+}
+
+TEST_CASE_METHOD(api_fixture, "bad names and bad fields are 400") {
+  expect_error("PUT", "/queues/" + std::string(81, 'a'), {}, 400,
+               "Queue names are 1-80");
+  expect_error("POST", "/queues/a%20b/messages", R"({"message": 1})", 400,
+               "Queue names");
+  expect_error("PUT", "/queues/q", R"({"visibility": 3})", 400,
+               "visibility is not a known field");
+  expect_error("PUT", "/queues/q", R"({"visibility_seconds": -1})", 400,
+               "visibility_seconds must be a number of seconds");
+  expect_error("PUT", "/queues/q", R"({"dead_letter_queue": "q"})", 400,
+               "own dead-letter queue");
+  expect_error("PUT", "/queues/q", R"({"max_message_bytes": 4096})", 400,
+               "max_message_bytes must be an integer from 1 to 1024");
+  expect_error("POST", "/queues/q/receive", R"({"max": 0})", 400,
+               "max must be an integer from 1 to 100");
+  expect_error("POST", "/queues/q/receive", R"({"wait_seconds": 21})", 400,
+               "wait_seconds");
+  expect_error("POST", "/queues/q/messages", R"({"message": 1, "priority":
+               1.5})", 400, "priority must be an integer");
+  expect_error("POST", "/queues/q/messages", R"({"messages": []})", 400,
+               "messages must be an array of 1 to 100");
+  expect_error("POST", "/queues/q/messages", "[1]", 400,
+               "Body must be a JSON object");
+  expect_error("POST", "/queues/q/ack", R"({"receipts": "1.1"})", 400,
+               "receipts must be an array");
+  expect_error("GET", "/queues/q/peek?max=500", {}, 400, "max must be");
+  CHECK(call("PATCH", "/queues/q").status == 404);
+}
+
+TEST_CASE_METHOD(api_fixture, "a batch is all or nothing, up to 100") {
+  auto ids = ok("POST", "/queues/b/messages",
+                R"({"messages": [{"message": "a"}, {"message": {"k": 1}}]})");
+  CHECK(ids["ids"] == json::array({1, 2}));
+  expect_error("POST", "/queues/b/messages",
+               R"({"messages": [{"message": "fine"}, {"message": ""}]})",
+               400, "Message is required");
+  std::string big = R"({"messages": [)";
+  for (int i = 0; i < 101; ++i)
+    big += std::string{i ? "," : ""} + R"({"message": 1})";
+  big += "]}";
+  expect_error("POST", "/queues/b/messages", big, 400, "1 to 100");
+  CHECK(ok("GET", "/queues/b")["stats"]["ready"] == 2);
+}
+
+TEST_CASE_METHOD(api_fixture, "receive leases, ack deletes, stale refused") {
+  ok("POST", "/queues/w/messages", R"({"message": "low", "priority": -1})");
+  ok("POST", "/queues/w/messages", R"({"message": "urgent", "priority": 9})");
+  ok("POST", "/queues/w/messages", R"({"message": {"n": 2}})");
+  auto got = ok("POST", "/queues/w/receive", R"({"max": 2})")["messages"];
+  REQUIRE(got.size() == 2);
+  CHECK(got[0]["message"] == "urgent");
+  CHECK(got[0]["receive_count"] == 1);
+  CHECK(got[1]["message"] == json{{"n", 2}});
+  CHECK(got[0].contains("enqueued_at"));
+  CHECK(got[0]["lease_seconds"].get<double>() > 29);
+  auto receipt = got[0]["receipt"].get<std::string>();
+  auto results = ok("POST", "/queues/w/ack",
+                    R"({"receipts": [")" + receipt + R"(", "9.9", "x"]})");
+  CHECK(results["results"][0]["ok"] == true);
+  CHECK(results["results"][1]["ok"] == false);
+  CHECK(results["results"][1]["error"].get<std::string>().find("Lease is over")
+        == 0);
+  CHECK(results["results"][2]["error"].get<std::string>().find("malformed")
+        != std::string::npos);
+  auto again = ok("POST", "/queues/w/ack",
+                  R"({"receipts": [")" + receipt + R"("]})");
+  CHECK(again["results"][0]["ok"] == false);
+  auto stats = ok("GET", "/queues/w")["stats"];
+  CHECK(stats["in_flight"] == 1);
+  CHECK(stats["ready"] == 1);
+  CHECK(stats["acked"] == 1);
+}
+
+TEST_CASE_METHOD(api_fixture, "release returns a message, extend keeps it") {
+  ok("POST", "/queues/r/messages", R"({"message": "m"})");
+  auto got = ok("POST", "/queues/r/receive")["messages"];
+  auto receipt = got[0]["receipt"].get<std::string>();
+  auto ext = ok("POST", "/queues/r/extend",
+                R"({"receipts": [")" + receipt
+                  + R"("], "visibility_seconds": 60})");
+  CHECK(ext["results"][0]["ok"] == true);
+  CHECK(ok("POST", "/queues/r/receive")["messages"].empty());
+  ok("POST", "/queues/r/release", R"({"receipts": [")" + receipt + R"("]})");
+  auto back = ok("POST", "/queues/r/receive")["messages"];
+  REQUIRE(back.size() == 1);
+  CHECK(back[0]["receive_count"] == 2);
+  expect_error("POST", "/queues/r/extend",
+               R"({"receipts": [")" + receipt + R"("]})", 400,
+               "visibility_seconds is required");
+}
+
+TEST_CASE_METHOD(api_fixture, "peek shows without leasing; purge empties") {
+  ok("POST", "/queues/p/messages", R"({"messages": [{"message": 1},
+      {"message": 2}, {"message": 3}]})");
+  auto peeked = ok("GET", "/queues/p/peek?max=2")["messages"];
+  REQUIRE(peeked.size() == 2);
+  CHECK(peeked[0]["message"] == 1);
+  CHECK(peeked[0]["receive_count"] == 0);
+  CHECK(ok("GET", "/queues/p/peek")["messages"].size() == 1);
+  CHECK(ok("POST", "/queues/p/purge")["purged"] == 3);
+  CHECK(ok("GET", "/queues/p")["stats"]["ready"] == 0);
+}
+
+TEST_CASE_METHOD(api_fixture, "delays and dedup over HTTP") {
+  ok("POST", "/queues/d/messages",
+     R"({"message": "later", "delay_seconds": 60})");
+  auto first = ok("POST", "/queues/d/messages",
+                  R"({"message": "once", "dedup_id": "k"})");
+  auto repeat = ok("POST", "/queues/d/messages",
+                   R"({"message": "once", "dedup_id": "k"})");
+  CHECK(first["id"] == repeat["id"]);
+  auto stats = ok("GET", "/queues/d")["stats"];
+  CHECK(stats["delayed"] == 1);
+  CHECK(stats["ready"] == 1);
+}
+
+TEST_CASE_METHOD(api_fixture, "max_depth is a 429 with Retry-After") {
+  ok("PUT", "/queues/small", R"({"max_depth": 1})");
+  ok("POST", "/queues/small/messages", R"({"message": "a"})");
+  auto r = call("POST", "/queues/small/messages", R"({"message": "b"})");
+  CHECK(r.status == 429);
+  CHECK(r.header("retry-after") == "1");
+}
+
+TEST_CASE_METHOD(api_fixture, "the memory bound is a 503 with Retry-After") {
+  std::string batch = R"({"messages": [)";
+  for (int i = 0; i < 60; ++i)
+    batch += std::string{i ? "," : ""} + R"({"message": 1})";
+  batch += "]}";
+  ok("POST", "/queues/m1/messages", batch);
+  auto r = call("POST", "/queues/m2/messages", batch);
+  CHECK(r.status == 503);
+  CHECK(r.header("retry-after") == "1");
+  CHECK(ok("GET", "/healthz")["data"] == "ok");
+}
+
+TEST_CASE_METHOD(api_fixture, "a long poll is answered when a message comes") {
+  ok("PUT", "/queues/lp");
+  client->send("POST", "/queues/lp/receive", R"({"wait_seconds": 10})",
+               "Content-Type: application/json\r\n");
+  test::http_client producer{srv.port()};
+  CHECK(producer.request("POST", "/queues/lp/messages", R"({"message": "hi"})",
+                         "Content-Type: application/json\r\n")
+          .status
+        == 200);
+  auto r = client->read_response();
+  CHECK(r.status == 200);
+  auto got = json::parse(r.body)["messages"];
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]["message"] == "hi");
+}
+
+TEST_CASE_METHOD(api_fixture, "dead letters and redrive over HTTP") {
+  ok("PUT", "/queues/jobs",
+     R"({"max_deliveries": 1, "dead_letter_queue": "jobs.dlq"})");
+  auto id = ok("POST", "/queues/jobs/messages", R"({"message": "bad"})")["id"];
+  auto receipt
+    = ok("POST", "/queues/jobs/receive")["messages"][0]["receipt"].get<std::string>();
+  ok("POST", "/queues/jobs/release", R"({"receipts": [")" + receipt + R"("]})");
+  CHECK(ok("GET", "/queues/jobs")["stats"]["dead_lettered"] == 1);
+  auto dead = ok("GET", "/queues/jobs.dlq/peek")["messages"];
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0]["id"] == id);
+  CHECK(dead[0]["receive_count"] == 1);
+  CHECK(ok("POST", "/queues/jobs.dlq/redrive")["redriven"] == 1);
+  auto home = ok("GET", "/queues/jobs/peek")["messages"];
+  REQUIRE(home.size() == 1);
+  CHECK(home[0]["id"] == id);
+}
+
+TEST_CASE_METHOD(api_fixture, "metrics are Prometheus text") {
+  ok("POST", "/queues/mq/messages", R"({"message": "x"})");
+  auto r = call("GET", "/metrics");
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type") == "text/plain; version=0.0.4");
+  CHECK(r.body.find("# TYPE actormq_messages_ready gauge\n")
+        != std::string::npos);
+  CHECK(r.body.find("actormq_messages_ready{queue=\"mq\"} 1\n")
+        != std::string::npos);
+  CHECK(r.body.find("actormq_enqueued_total{queue=\"mq\"} 1\n")
+        != std::string::npos);
+}
