@@ -36,7 +36,7 @@ wait_port() {
 
 "$build/bare_server" "$bare_port" 2 & pids+=($!)
 "$build/actormq" --host=127.0.0.1 --port="$mq_port" --data-dir="$data" \
-  --log-level=warning & pids+=($!)
+  --log-level=warning ${ACTORMQ_ARGS:-} & pids+=($!)
 wait_port "$bare_port"
 wait_port "$mq_port"
 

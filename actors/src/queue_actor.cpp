@@ -28,7 +28,7 @@ void settle(self_ptr self) {
   if (!dead.empty() && st.dead_letters)
     self->send(st.dead_letters, atom::adopt::value, st.queue_name,
                std::move(dead));
-  while (!st.waiters.empty() && st.queue.stats(now).ready > 0) {
+  while (!st.waiters.empty() && st.queue.ready_count() > 0) {
     auto w = std::move(st.waiters.front());
     st.waiters.pop_front();
     w.promise.deliver(st.queue.receive(w.max, w.visibility, now));

@@ -177,6 +177,11 @@ public:
   /// Returns the counters as of `now`.
   queue_stats stats(time_point now) const;
 
+  /// Returns how many messages can be received now.
+  uint64_t ready_count() const noexcept {
+    return ready_.size();
+  }
+
   /// Returns how many messages the queue holds in any state.
   uint64_t size() const noexcept {
     return entries_.size();
