@@ -322,3 +322,23 @@ TEST_CASE("queues sharing a memory budget are bounded together") {
   // A destroyed queue gives its memory back.
   CHECK(budget->used == 0);
 }
+
+TEST_CASE("order holds across fresh, returned and expired messages") {
+  queue_fixture f{with([](queue_attributes& x) { x.retention = 100s; })};
+  f.push("a");
+  f.now += 10s;
+  f.push("b");
+  f.push("c");
+  auto first = f.receive(1, 5s); // a
+  f.now += 5s;                    // a comes back, before b
+  f.push("d", 1);                 // more urgent than all
+  CHECK(f.bodies(f.q.receive(0, 30s, f.now)).empty());
+  auto peeked = f.q.peek(10, f.now);
+  REQUIRE(peeked.size() == 4);
+  CHECK(peeked[0].data.body == "d");
+  CHECK(peeked[1].data.body == "a");
+  f.now += 86s; // a expires (enqueued 101 s ago); b and c do not
+  CHECK(f.bodies(f.receive()) == strings{"d", "b", "c"});
+  CHECK(f.q.stats(f.now).expired == 1);
+  CHECK(f.q.stats(f.now).ready == 0);
+}

@@ -106,7 +106,10 @@ void message_queue::insert(message msg, caf::timespan delay,
   arrivals_.push_back(id);
   auto& e = entries_[id];
   e.msg = std::move(msg);
-  schedule(id, e, delay, now);
+  if (delay > caf::timespan{0})
+    schedule(id, e, delay, now);
+  else
+    make_ready(id, e, !sources_.count(id));
 }
 
 void message_queue::schedule(uint64_t id, entry& e, caf::timespan delay,
@@ -121,9 +124,23 @@ void message_queue::schedule(uint64_t id, entry& e, caf::timespan delay,
   }
 }
 
-void message_queue::make_ready(uint64_t id, entry& e) {
+void message_queue::make_ready(uint64_t id, entry& e, bool fresh) {
   e.st = state::ready;
-  ready_.insert(ready_key{e.msg.priority, id});
+  ready_count_ += 1;
+  auto& b = ready_[e.msg.priority];
+  if (fresh && (b.fresh.empty() || b.fresh.back() < id))
+    b.fresh.push_back(id);
+  else
+    b.returned.insert(id);
+}
+
+void message_queue::skip_stale(ready_bucket& b) {
+  while (!b.fresh.empty()) {
+    auto i = entries_.find(b.fresh.front());
+    if (i != entries_.end() && i->second.st == state::ready)
+      return;
+    b.fresh.pop_front();
+  }
 }
 
 std::vector<lease> message_queue::receive(size_t max,
@@ -132,8 +149,23 @@ std::vector<lease> message_queue::receive(size_t max,
   advance(now);
   std::vector<lease> result;
   while (result.size() < max && !ready_.empty()) {
-    auto id = ready_.begin()->id;
-    ready_.erase(ready_.begin());
+    auto bucket = ready_.begin();
+    auto& b = bucket->second;
+    skip_stale(b);
+    if (b.fresh.empty() && b.returned.empty()) {
+      ready_.erase(bucket);
+      continue;
+    }
+    uint64_t id;
+    if (!b.fresh.empty()
+        && (b.returned.empty() || b.fresh.front() < *b.returned.begin())) {
+      id = b.fresh.front();
+      b.fresh.pop_front();
+    } else {
+      id = *b.returned.begin();
+      b.returned.erase(b.returned.begin());
+    }
+    ready_count_ -= 1;
     auto& e = entries_[id];
     e.st = state::leased;
     e.lease_seq += 1;
@@ -191,8 +223,24 @@ caf::error message_queue::extend(const std::string& receipt,
 std::vector<message> message_queue::peek(size_t max, time_point now) {
   advance(now);
   std::vector<message> result;
-  for (auto i = ready_.begin(); i != ready_.end() && result.size() < max; ++i)
-    result.push_back(entries_[i->id].msg);
+  for (auto& [priority, b] : ready_) {
+    auto f = b.fresh.begin();
+    auto r = b.returned.begin();
+    while (result.size() < max
+           && (f != b.fresh.end() || r != b.returned.end())) {
+      if (f != b.fresh.end()) {
+        auto i = entries_.find(*f);
+        if (i == entries_.end() || i->second.st != state::ready) {
+          ++f;
+          continue;
+        }
+      }
+      if (f != b.fresh.end() && (r == b.returned.end() || *f < *r))
+        result.push_back(entries_[*f++].msg);
+      else
+        result.push_back(entries_[*r++].msg);
+    }
+  }
   return result;
 }
 
@@ -200,6 +248,7 @@ uint64_t message_queue::purge() {
   auto n = entries_.size();
   entries_.clear();
   ready_.clear();
+  ready_count_ = 0;
   delayed_ = {};
   leases_ = {};
   arrivals_.clear();
@@ -307,10 +356,14 @@ void message_queue::erase(uint64_t id) {
   if (i == entries_.end())
     return;
   auto& e = i->second;
-  if (e.st == state::ready)
-    ready_.erase(ready_key{e.msg.priority, id});
-  else if (e.st == state::delayed)
+  if (e.st == state::ready) {
+    // A fresh id stays in its deque until skip_stale() meets it.
+    ready_count_ -= 1;
+    if (auto b = ready_.find(e.msg.priority); b != ready_.end())
+      b->second.returned.erase(id);
+  } else if (e.st == state::delayed) {
     delayed_count_ -= 1;
+  }
   bytes_ -= e.msg.data.body.size();
   budget_.release(e.msg.data.body.size() + memory_budget::per_message);
   sources_.erase(id);
@@ -319,9 +372,9 @@ void message_queue::erase(uint64_t id) {
 
 queue_stats message_queue::stats(time_point now) const {
   auto result = totals_;
-  result.ready = ready_.size();
+  result.ready = ready_count_;
   result.delayed = delayed_count_;
-  result.in_flight = entries_.size() - ready_.size() - delayed_count_;
+  result.in_flight = entries_.size() - ready_count_ - delayed_count_;
   result.bytes = bytes_;
   // Arrival order is enqueue order: the first ready one is the oldest.
   for (auto id : arrivals_) {

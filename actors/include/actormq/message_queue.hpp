@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <deque>
+#include <functional>
+#include <map>
 #include <queue>
 #include <set>
 #include <string>
@@ -179,7 +181,7 @@ public:
 
   /// Returns how many messages can be received now.
   uint64_t ready_count() const noexcept {
-    return ready_.size();
+    return ready_count_;
   }
 
   /// Returns how many messages the queue holds in any state.
@@ -209,14 +211,14 @@ private:
     }
   };
 
-  /// Ready order: higher priority first, then lower id (older) first.
-  struct ready_key {
-    int32_t priority;
-    uint64_t id;
-    bool operator<(const ready_key& other) const {
-      return priority != other.priority ? priority > other.priority
-                                        : id < other.id;
-    }
+  /// The ready messages of one priority, oldest (lowest id) first. Fresh
+  /// messages arrive in id order and cost 8 bytes in a deque; the few that
+  /// come back (a lease ended, a delay ran out, a dead letter) keep their
+  /// place through a set. The deque may hold ids that left by other means
+  /// than receive (retention, purge): they are skipped.
+  struct ready_bucket {
+    std::deque<uint64_t> fresh;
+    std::set<uint64_t> returned;
   };
 
   template <class T>
@@ -226,7 +228,10 @@ private:
   void insert(message msg, caf::timespan delay, time_point now);
   /// Makes `e` ready now, or delayed by `delay`.
   void schedule(uint64_t id, entry& e, caf::timespan delay, time_point now);
-  void make_ready(uint64_t id, entry& e);
+  /// Adds `e` to the ready index; `fresh` for a newly pushed message.
+  void make_ready(uint64_t id, entry& e, bool fresh = false);
+  /// Drops ids at the front of a bucket's deque that are no longer ready.
+  void skip_stale(ready_bucket& b);
   /// Makes a leased message ready (or delayed, or a dead letter).
   void end_lease(uint64_t id, entry& e, caf::timespan delay, time_point now);
   /// Advances to `now`, then finds the entry a receipt leases, or says why
@@ -240,7 +245,8 @@ private:
   budget_share budget_;
   std::vector<message> dead_letters_;
   std::unordered_map<uint64_t, entry> entries_;
-  std::set<ready_key> ready_;
+  std::map<int32_t, ready_bucket, std::greater<int32_t>> ready_;
+  uint64_t ready_count_ = 0;
   min_heap<timed_key> delayed_;
   min_heap<timed_key> leases_;
   /// Ids in arrival order, for retention (stale ids are skipped).
