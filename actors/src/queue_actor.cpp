@@ -1,5 +1,7 @@
 #include "actormq/queue_actor.hpp"
 
+#include <caf/actor_cast.hpp>
+
 #include "actormq/errors.hpp"
 
 namespace actormq {
@@ -25,9 +27,10 @@ void settle(self_ptr self) {
   auto now = now_of(self);
   st.queue.advance(now);
   auto dead = st.queue.take_dead_letters();
-  if (!dead.empty() && st.dead_letters)
-    self->send(st.dead_letters, atom::adopt::value, st.queue_name,
-               std::move(dead));
+  if (!dead.empty()) {
+    if (auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters))
+      self->send(sink, atom::adopt::value, st.queue_name, std::move(dead));
+  }
   while (!st.waiters.empty() && st.queue.ready_count() > 0) {
     auto w = std::move(st.waiters.front());
     st.waiters.pop_front();
@@ -72,7 +75,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   st.queue_name = std::move(cfg.name);
   st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),
                            std::move(cfg.budget)};
-  st.dead_letters = std::move(cfg.dead_letters);
+  st.dead_letters = cfg.dead_letters.address();
   return {
     [=](atom::adopt, std::string& source, std::vector<message>& xs) {
       auto now = now_of(self);
@@ -149,7 +152,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     },
     [=](atom::configure, queue_attributes& attrs, dead_letter_sink& dlq) {
       self->state.queue.set_attributes(std::move(attrs));
-      self->state.dead_letters = std::move(dlq);
+      self->state.dead_letters = dlq.address();
       settle(self);
     },
     [=](atom::tick) {

@@ -20,7 +20,8 @@ struct queue_config {
   message_queue::id_source ids;
   /// Shared memory bound; none if null.
   std::shared_ptr<memory_budget> budget;
-  /// Where dead letters go; if invalid, they are dropped (and counted).
+  /// Where dead letters go; if invalid (or gone), they are dropped (and
+  /// counted). The queue does not keep it alive.
   dead_letter_sink dead_letters;
 };
 
@@ -42,8 +43,9 @@ struct queue_state {
   std::string queue_name;
   /// The messages and their rules.
   message_queue queue;
-  /// Where dead letters go.
-  dead_letter_sink dead_letters;
+  /// Where dead letters go; weak, so a registry and its queues do not keep
+  /// each other alive.
+  caf::actor_addr dead_letters;
   /// Receivers waiting for messages, first come first served.
   std::deque<waiter> waiters;
   /// When the next tick is scheduled, if one is.
