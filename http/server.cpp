@@ -309,8 +309,10 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
           for (auto& x : xs)
             receipts.push_back(std::move(x.receipt));
           if (!receipts.empty())
-            self->send(caf::actor_cast<caf::actor>(q), atom::release::value,
-                       std::move(receipts), caf::timespan{0});
+            self
+              ->request(q, caf::infinite, atom::release::value,
+                        std::move(receipts), caf::timespan{0})
+              .then([](std::vector<caf::error>&) {});
         }, fail);
       return;
     case op::ack:

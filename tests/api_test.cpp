@@ -291,3 +291,20 @@ TEST_CASE_METHOD(api_fixture, "metrics are Prometheus text") {
   CHECK(r.body.find("actormq_enqueued_total{queue=\"mq\"} 1\n")
         != std::string::npos);
 }
+
+TEST_CASE_METHOD(api_fixture,
+                 "a client that leaves a long poll loses no message") {
+  ok("PUT", "/queues/gone");
+  {
+    test::http_client leaver{srv.port()};
+    leaver.send("POST", "/queues/gone/receive",
+                R"({"wait_seconds": 10, "visibility_seconds": 600})",
+                "Content-Type: application/json\r\n");
+    // Make sure the receive waits in the queue before the client leaves.
+    CHECK(ok("GET", "/queues/gone")["stats"]["ready"] == 0);
+  }
+  ok("POST", "/queues/gone/messages", R"({"message": "still here"})");
+  auto got = ok("POST", "/queues/gone/receive", R"({"wait_seconds": 5})");
+  REQUIRE(got["messages"].size() == 1);
+  CHECK(got["messages"][0]["message"] == "still here");
+}

@@ -165,3 +165,56 @@ TEST_CASE_METHOD(queue_fixture, "configure changes attributes live") {
   REQUIRE(is_actormq_error(refused.error(), code));
   CHECK(code == ec::queue_full);
 }
+
+TEST_CASE_METHOD(queue_fixture, "priority first, then age, through the actor") {
+  REQUIRE(enqueue(q, "old"));
+  REQUIRE(enqueue(q, "urgent", 10));
+  REQUIRE(enqueue(q, "new"));
+  auto xs = receive(q);
+  REQUIRE(xs.size() == 3);
+  CHECK(xs[0].msg.data.body == "urgent");
+  CHECK(xs[1].msg.data.body == "old");
+  CHECK(xs[2].msg.data.body == "new");
+}
+
+TEST_CASE_METHOD(queue_fixture, "retention expires messages on virtual time") {
+  queue_attributes attrs;
+  attrs.retention = std::chrono::minutes{1};
+  auto r = spawn_queue(attrs);
+  REQUIRE(enqueue(r, "short-lived"));
+  advance(59s);
+  CHECK(stats(r).ready == 1);
+  advance(1s);
+  CHECK(stats(r).ready == 0);
+  CHECK(stats(r).expired == 1);
+}
+
+TEST_CASE_METHOD(queue_fixture, "the dedup window is five virtual minutes") {
+  new_message x;
+  x.data.body = "once";
+  x.dedup_id = "order-7";
+  auto first = request<uint64_t>(q, atom::enqueue::value, x);
+  advance(std::chrono::minutes{4});
+  auto repeat = request<uint64_t>(q, atom::enqueue::value, x);
+  REQUIRE(first);
+  REQUIRE(repeat);
+  CHECK(*first == *repeat);
+  advance(std::chrono::minutes{1});
+  auto later = request<uint64_t>(q, atom::enqueue::value, x);
+  REQUIRE(later);
+  CHECK(*later != *first);
+  CHECK(stats(q).ready == 2);
+}
+
+TEST_CASE_METHOD(queue_fixture, "a stray message does not kill the queue") {
+  // E.g. a reply bounced back by an actor that did not expect it.
+  self->send(caf::actor_cast<caf::actor>(q), std::vector<caf::error>{});
+  auto stray = self->request(caf::actor_cast<caf::actor>(q), caf::infinite,
+                             std::string{"stray"});
+  run();
+  std::move(stray).receive([](std::string&) { FAIL("stray answered"); },
+                           [](caf::error& err) {
+                             CHECK(err == caf::sec::unexpected_message);
+                           });
+  CHECK(enqueue(q, "still alive"));
+}

@@ -1,5 +1,11 @@
 #include "actormq/errors.hpp"
 
+#include <caf/message_view.hpp>
+#include <caf/scheduled_actor.hpp>
+#include <caf/sec.hpp>
+
+#include "actormq/log.hpp"
+
 namespace actormq {
 
 caf::error make_error(ec x) {
@@ -35,6 +41,17 @@ bool is_actormq_error(const caf::error& x, ec& code) {
     return false;
   code = static_cast<ec>(x.code());
   return true;
+}
+
+} // namespace actormq
+
+namespace actormq {
+
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
+                                          caf::message_view& x) {
+  log::warning(std::string{self->name()} + " dropped an unexpected message: "
+               + caf::to_string(x.content()));
+  return caf::sec::unexpected_message;
 }
 
 } // namespace actormq

@@ -22,9 +22,8 @@ caf::timespan visibility_or_default(self_ptr self, caf::timespan x) {
 /// After every change: dead letters leave, waiting receivers get messages
 /// (or their empty answer when their wait is over), and a tick is scheduled
 /// for the next deadline.
-void settle(self_ptr self) {
+void settle(self_ptr self, time_point now) {
   auto& st = self->state;
-  auto now = now_of(self);
   st.queue.advance(now);
   auto dead = st.queue.take_dead_letters();
   if (!dead.empty()) {
@@ -63,7 +62,7 @@ for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
   auto now = now_of(self);
   for (auto& r : receipts)
     result.push_back((self->state.queue.*f)(r, arg, now));
-  settle(self);
+  settle(self, now);
   return result;
 }
 
@@ -71,6 +70,7 @@ for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
 
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
+  self->set_default_handler(drop_unexpected);
   auto& st = self->state;
   st.queue_name = std::move(cfg.name);
   st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),
@@ -81,21 +81,23 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto now = now_of(self);
       for (auto& x : xs)
         self->state.queue.adopt(std::move(x), source, now);
-      settle(self);
+      settle(self, now);
     },
     [=](atom::enqueue, new_message& x) -> caf::result<uint64_t> {
-      auto id = self->state.queue.push(std::move(x), now_of(self));
+      auto now = now_of(self);
+      auto id = self->state.queue.push(std::move(x), now);
       if (!id)
         return std::move(id.error());
-      settle(self);
+      settle(self, now);
       return *id;
     },
     [=](atom::enqueue, std::vector<new_message>& xs)
       -> caf::result<std::vector<uint64_t>> {
-      auto ids = self->state.queue.push_all(std::move(xs), now_of(self));
+      auto now = now_of(self);
+      auto ids = self->state.queue.push_all(std::move(xs), now);
       if (!ids)
         return std::move(ids.error());
-      settle(self);
+      settle(self, now);
       return std::move(*ids);
     },
     [=](atom::receive, uint32_t max, caf::timespan visibility,
@@ -105,12 +107,12 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto vis = visibility_or_default(self, visibility);
       auto leases = st.queue.receive(max, vis, now);
       if (!leases.empty() || wait <= caf::timespan{0}) {
-        settle(self);
+        settle(self, now);
         return leases;
       }
       auto rp = self->make_response_promise<std::vector<lease>>();
       st.waiters.push_back(queue_state::waiter{rp, max, vis, now + wait});
-      settle(self);
+      settle(self, now);
       return rp;
     },
     [=](atom::ack, const std::vector<std::string>& receipts) {
@@ -119,7 +121,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto now = now_of(self);
       for (auto& r : receipts)
         result.push_back(self->state.queue.ack(r, now));
-      settle(self);
+      settle(self, now);
       return result;
     },
     [=](atom::release, const std::vector<std::string>& receipts,
@@ -133,13 +135,14 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
                               visibility);
     },
     [=](atom::peek, uint32_t max) {
-      auto result = self->state.queue.peek(max, now_of(self));
-      settle(self);
+      auto now = now_of(self);
+      auto result = self->state.queue.peek(max, now);
+      settle(self, now);
       return result;
     },
     [=](atom::purge) {
       auto n = self->state.queue.purge();
-      settle(self);
+      settle(self, now_of(self));
       return n;
     },
     [=](atom::stats) {
@@ -147,19 +150,20 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     },
     [=](atom::redrive) {
       auto result = self->state.queue.take_adopted();
-      settle(self);
+      settle(self, now_of(self));
       return result;
     },
     [=](atom::configure, queue_attributes& attrs, dead_letter_sink& dlq) {
       self->state.queue.set_attributes(std::move(attrs));
       self->state.dead_letters = dlq.address();
-      settle(self);
+      settle(self, now_of(self));
     },
     [=](atom::tick) {
       auto& st = self->state;
-      if (st.wake_at && *st.wake_at <= now_of(self))
+      auto now = now_of(self);
+      if (st.wake_at && *st.wake_at <= now)
         st.wake_at = caf::none;
-      settle(self);
+      settle(self, now);
     },
   };
 }

@@ -59,6 +59,7 @@ caf::error check_attributes(const std::string& name,
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
          registry_config cfg) {
+  self->set_default_handler(drop_unexpected);
   self->state.defaults = std::move(cfg.defaults);
   self->state.ids = message_queue::make_id_source();
   self->state.budget = std::make_shared<memory_budget>();

@@ -5,6 +5,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/result.hpp>
 
 namespace actormq {
 
@@ -42,5 +44,11 @@ std::string to_string(ec x);
 
 /// Returns the ActorMQ error code in `x`, if `x` is one of ours.
 bool is_actormq_error(const caf::error& x, ec& code);
+
+/// The default handler of ActorMQ's long-lived actors: a message no handler
+/// takes is logged and dropped (a request gets an error); the actor lives
+/// on.
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
+                                          caf::message_view& x);
 
 } // namespace actormq
