@@ -342,3 +342,18 @@ TEST_CASE("order holds across fresh, returned and expired messages") {
   CHECK(f.q.stats(f.now).expired == 1);
   CHECK(f.q.stats(f.now).ready == 0);
 }
+
+TEST_CASE("dead letters leave the byte count right") {
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_deliveries = 1;
+    x.dead_letter_queue = "dlq";
+  })};
+  f.push("12345");
+  f.push("678");
+  auto xs = f.receive(1);
+  REQUIRE_FALSE(f.q.release(xs[0].receipt, 0s, f.now));
+  auto dead = f.q.take_dead_letters();
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].data.body == "12345");
+  CHECK(f.q.stats(f.now).bytes == 3);
+}

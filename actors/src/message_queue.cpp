@@ -9,18 +9,20 @@ namespace actormq {
 
 namespace {
 
-std::string make_receipt(uint64_t id, uint32_t lease_seq) {
-  return std::to_string(id) + "." + std::to_string(lease_seq);
+/// A receipt names a slot of the queue and a lease of it: "<slot>.<lease>".
+std::string make_receipt(uint64_t slot, uint32_t lease_seq) {
+  return std::to_string(slot) + "." + std::to_string(lease_seq);
 }
 
-bool parse_receipt(const std::string& x, uint64_t& id, uint32_t& lease_seq) {
+bool parse_receipt(const std::string& x, uint64_t& slot,
+                   uint32_t& lease_seq) {
   auto dot = x.find('.');
   if (dot == std::string::npos)
     return false;
   auto first = x.data();
   auto mid = x.data() + dot;
   auto last = x.data() + x.size();
-  auto r1 = std::from_chars(first, mid, id);
+  auto r1 = std::from_chars(first, mid, slot);
   auto r2 = std::from_chars(mid + 1, last, lease_seq);
   return r1.ec == std::errc{} && r1.ptr == mid && r2.ec == std::errc{}
          && r2.ptr == last;
@@ -68,7 +70,7 @@ caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   }
   totals_.enqueued += 1;
   insert(message{id, std::move(x.data), x.priority, 0, now},
-         x.delay ? *x.delay : attrs_.delay, now);
+         x.delay ? *x.delay : attrs_.delay, now, true);
   return id;
 }
 
@@ -93,51 +95,64 @@ message_queue::push_all(std::vector<new_message> xs, time_point now) {
 
 void message_queue::adopt(message x, std::string source, time_point now) {
   advance(now);
-  sources_[x.id] = std::move(source);
   totals_.enqueued += 1;
-  insert(std::move(x), caf::timespan{0}, now);
+  auto slot = insert(std::move(x), caf::timespan{0}, now, false);
+  sources_[slot] = std::move(source);
 }
 
-void message_queue::insert(message msg, caf::timespan delay,
-                           time_point now) {
-  auto id = msg.id;
+std::vector<message> message_queue::take_dead_letters() {
+  return std::exchange(dead_letters_, {});
+}
+
+uint64_t message_queue::insert(message msg, caf::timespan delay,
+                               time_point now, bool fresh) {
+  auto slot = next_slot_++;
   bytes_ += msg.data.body.size();
   budget_.take(msg.data.body.size() + memory_budget::per_message);
-  arrivals_.push_back(id);
-  auto& e = entries_[id];
+  auto& e = entries_.emplace_hint(entries_.end(), slot, entry{})->second;
   e.msg = std::move(msg);
   if (delay > caf::timespan{0})
-    schedule(id, e, delay, now);
+    schedule(slot, e, delay, now);
   else
-    make_ready(id, e, !sources_.count(id));
+    make_ready(slot, e, fresh);
+  return slot;
 }
 
-void message_queue::schedule(uint64_t id, entry& e, caf::timespan delay,
+message_queue::entry* message_queue::find(uint64_t slot) {
+  auto i = entries_.find(slot);
+  return i == entries_.end() ? nullptr : &i->second;
+}
+
+const message_queue::entry* message_queue::find(uint64_t slot) const {
+  return const_cast<message_queue*>(this)->find(slot);
+}
+
+void message_queue::schedule(uint64_t slot, entry& e, caf::timespan delay,
                              time_point now) {
   if (delay > caf::timespan{0}) {
     e.st = state::delayed;
     e.due = now + delay;
     delayed_count_ += 1;
-    delayed_.push(timed_key{e.due, id, e.lease_seq});
+    delayed_.push(timed_key{e.due, slot, e.lease_seq});
   } else {
-    make_ready(id, e);
+    make_ready(slot, e);
   }
 }
 
-void message_queue::make_ready(uint64_t id, entry& e, bool fresh) {
+void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
   e.st = state::ready;
   ready_count_ += 1;
   auto& b = ready_[e.msg.priority];
-  if (fresh && (b.fresh.empty() || b.fresh.back() < id))
-    b.fresh.push_back(id);
+  if (fresh && (b.fresh.empty() || b.fresh.back() < slot))
+    b.fresh.push_back(slot);
   else
-    b.returned.insert(id);
+    b.returned.insert(slot);
 }
 
 void message_queue::skip_stale(ready_bucket& b) {
   while (!b.fresh.empty()) {
-    auto i = entries_.find(b.fresh.front());
-    if (i != entries_.end() && i->second.st == state::ready)
+    auto e = find(b.fresh.front());
+    if (e && e->st == state::ready)
       return;
     b.fresh.pop_front();
   }
@@ -156,23 +171,23 @@ std::vector<lease> message_queue::receive(size_t max,
       ready_.erase(bucket);
       continue;
     }
-    uint64_t id;
+    uint64_t slot;
     if (!b.fresh.empty()
         && (b.returned.empty() || b.fresh.front() < *b.returned.begin())) {
-      id = b.fresh.front();
+      slot = b.fresh.front();
       b.fresh.pop_front();
     } else {
-      id = *b.returned.begin();
+      slot = *b.returned.begin();
       b.returned.erase(b.returned.begin());
     }
     ready_count_ -= 1;
-    auto& e = entries_[id];
+    auto& e = *find(slot);
     e.st = state::leased;
     e.lease_seq += 1;
     e.due = now + visibility;
     e.msg.receive_count += 1;
-    leases_.push(timed_key{e.due, id, e.lease_seq});
-    result.push_back(lease{e.msg, make_receipt(id, e.lease_seq), e.due});
+    leases_.push(timed_key{e.due, slot, e.lease_seq});
+    result.push_back(lease{e.msg, make_receipt(slot, e.lease_seq), e.due});
   }
   return result;
 }
@@ -180,15 +195,14 @@ std::vector<lease> message_queue::receive(size_t max,
 caf::expected<std::pair<uint64_t, message_queue::entry*>>
 message_queue::find_lease(const std::string& receipt, time_point now) {
   advance(now);
-  uint64_t id;
-  uint32_t seq;
-  if (!parse_receipt(receipt, id, seq))
+  uint64_t slot = 0;
+  uint32_t seq = 0;
+  if (!parse_receipt(receipt, slot, seq))
     return make_error(ec::invalid_receipt);
-  auto i = entries_.find(id);
-  if (i == entries_.end() || i->second.st != state::leased
-      || i->second.lease_seq != seq)
+  auto e = find(slot);
+  if (!e || e->st != state::leased || e->lease_seq != seq)
     return make_error(ec::stale_receipt);
-  return std::make_pair(id, &i->second);
+  return std::make_pair(slot, e);
 }
 
 caf::error message_queue::ack(const std::string& receipt, time_point now) {
@@ -229,16 +243,16 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
     while (result.size() < max
            && (f != b.fresh.end() || r != b.returned.end())) {
       if (f != b.fresh.end()) {
-        auto i = entries_.find(*f);
-        if (i == entries_.end() || i->second.st != state::ready) {
+        auto e = find(*f);
+        if (!e || e->st != state::ready) {
           ++f;
           continue;
         }
       }
       if (f != b.fresh.end() && (r == b.returned.end() || *f < *r))
-        result.push_back(entries_[*f++].msg);
+        result.push_back(find(*f++)->msg);
       else
-        result.push_back(entries_[*r++].msg);
+        result.push_back(find(*r++)->msg);
     }
   }
   return result;
@@ -246,64 +260,59 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
 
 uint64_t message_queue::purge() {
   auto n = entries_.size();
+  budget_.release(bytes_ + n * memory_budget::per_message);
   entries_.clear();
   ready_.clear();
   ready_count_ = 0;
   delayed_ = {};
   leases_ = {};
-  arrivals_.clear();
   sources_.clear();
   delayed_count_ = 0;
-  budget_.release(bytes_ + n * memory_budget::per_message);
   bytes_ = 0;
   return n;
 }
 
-void message_queue::end_lease(uint64_t id, entry& e, caf::timespan delay,
+void message_queue::end_lease(uint64_t slot, entry& e, caf::timespan delay,
                               time_point now) {
   totals_.redelivered += 1;
   if (attrs_.max_deliveries > 0
       && e.msg.receive_count >= attrs_.max_deliveries) {
     totals_.dead_lettered += 1;
+    auto msg = erase(slot);
     if (!attrs_.dead_letter_queue.empty())
-      dead_letters_.push_back(std::move(e.msg));
-    erase(id);
+      dead_letters_.push_back(std::move(msg));
     return;
   }
-  schedule(id, e, delay, now);
+  schedule(slot, e, delay, now);
 }
 
 void message_queue::advance(time_point now) {
   while (!delayed_.empty() && delayed_.top().due <= now) {
     auto key = delayed_.top();
     delayed_.pop();
-    auto i = entries_.find(key.id);
-    if (i == entries_.end() || i->second.st != state::delayed
-        || i->second.due != key.due)
+    auto e = find(key.slot);
+    if (!e || e->st != state::delayed || e->due != key.due)
       continue;
     delayed_count_ -= 1;
-    make_ready(key.id, i->second);
+    make_ready(key.slot, *e);
   }
   while (!leases_.empty() && leases_.top().due <= now) {
     auto key = leases_.top();
     leases_.pop();
-    auto i = entries_.find(key.id);
-    if (i == entries_.end() || i->second.st != state::leased
-        || i->second.lease_seq != key.lease_seq || i->second.due != key.due)
+    auto e = find(key.slot);
+    if (!e || e->st != state::leased || e->lease_seq != key.lease_seq
+        || e->due != key.due)
       continue;
-    end_lease(key.id, i->second, caf::timespan{0}, now);
+    end_lease(key.slot, *e, caf::timespan{0}, now);
   }
-  while (!arrivals_.empty()) {
-    auto i = entries_.find(arrivals_.front());
-    if (i == entries_.end()) {
-      arrivals_.pop_front();
-      continue;
+  if (attrs_.retention > caf::timespan{0}) {
+    // Slots are in arrival order: the first is the oldest.
+    while (!entries_.empty()
+           && entries_.begin()->second.msg.enqueued_at + attrs_.retention
+                <= now) {
+      totals_.expired += 1;
+      erase(entries_.begin()->first);
     }
-    if (attrs_.retention == caf::timespan{0}
-        || i->second.msg.enqueued_at + attrs_.retention > now)
-      break;
-    totals_.expired += 1;
-    erase(i->first);
   }
   while (!dedup_order_.empty()
          && dedup_order_.front().first + dedup_window <= now) {
@@ -312,10 +321,6 @@ void message_queue::advance(time_point now) {
       dedup_.erase(i);
     dedup_order_.pop_front();
   }
-}
-
-std::vector<message> message_queue::take_dead_letters() {
-  return std::exchange(dead_letters_, {});
 }
 
 caf::optional<time_point> message_queue::next_deadline() const {
@@ -328,11 +333,8 @@ caf::optional<time_point> message_queue::next_deadline() const {
     consider(delayed_.top().due);
   if (!leases_.empty())
     consider(leases_.top().due);
-  if (attrs_.retention > caf::timespan{0} && !arrivals_.empty()) {
-    auto i = entries_.find(arrivals_.front());
-    if (i != entries_.end())
-      consider(i->second.msg.enqueued_at + attrs_.retention);
-  }
+  if (attrs_.retention > caf::timespan{0} && !entries_.empty())
+    consider(entries_.begin()->second.msg.enqueued_at + attrs_.retention);
   if (!dedup_order_.empty())
     consider(dedup_order_.front().first + dedup_window);
   return result;
@@ -341,33 +343,32 @@ caf::optional<time_point> message_queue::next_deadline() const {
 std::vector<std::pair<std::string, message>> message_queue::take_adopted() {
   std::vector<std::pair<std::string, message>> result;
   auto sources = std::exchange(sources_, {});
-  for (auto& [id, source] : sources) {
-    auto i = entries_.find(id);
-    if (i == entries_.end())
-      continue;
-    result.emplace_back(std::move(source), std::move(i->second.msg));
-    erase(id);
+  for (auto& [slot, source] : sources) {
+    if (find(slot))
+      result.emplace_back(std::move(source), erase(slot));
   }
   return result;
 }
 
-void message_queue::erase(uint64_t id) {
-  auto i = entries_.find(id);
+message message_queue::erase(uint64_t slot) {
+  auto i = entries_.find(slot);
   if (i == entries_.end())
-    return;
-  auto& e = i->second;
-  if (e.st == state::ready) {
-    // A fresh id stays in its deque until skip_stale() meets it.
+    return {};
+  auto e = &i->second;
+  if (e->st == state::ready) {
+    // A fresh slot stays in its deque until skip_stale() meets it.
     ready_count_ -= 1;
-    if (auto b = ready_.find(e.msg.priority); b != ready_.end())
-      b->second.returned.erase(id);
-  } else if (e.st == state::delayed) {
+    if (auto b = ready_.find(e->msg.priority); b != ready_.end())
+      b->second.returned.erase(slot);
+  } else if (e->st == state::delayed) {
     delayed_count_ -= 1;
   }
-  bytes_ -= e.msg.data.body.size();
-  budget_.release(e.msg.data.body.size() + memory_budget::per_message);
-  sources_.erase(id);
+  bytes_ -= e->msg.data.body.size();
+  budget_.release(e->msg.data.body.size() + memory_budget::per_message);
+  sources_.erase(slot);
+  auto result = std::move(e->msg);
   entries_.erase(i);
+  return result;
 }
 
 queue_stats message_queue::stats(time_point now) const {
@@ -376,11 +377,10 @@ queue_stats message_queue::stats(time_point now) const {
   result.delayed = delayed_count_;
   result.in_flight = entries_.size() - ready_count_ - delayed_count_;
   result.bytes = bytes_;
-  // Arrival order is enqueue order: the first ready one is the oldest.
-  for (auto id : arrivals_) {
-    auto i = entries_.find(id);
-    if (i != entries_.end() && i->second.st == state::ready) {
-      result.oldest_ready_age = now - i->second.msg.enqueued_at;
+  // Slots are in arrival order: the first ready one is the oldest.
+  for (auto& [slot, e] : entries_) {
+    if (e.st == state::ready) {
+      result.oldest_ready_age = now - e.msg.enqueued_at;
       break;
     }
   }

@@ -192,9 +192,13 @@ public:
 private:
   enum class state : uint8_t { ready, delayed, leased };
 
+  /// Messages live in slots numbered in arrival order, in an ordered map:
+  /// unlike a hash table nothing ever rehashes a million entries at once
+  /// (a pause of 100 ms in the queue actor), and the first entry is the
+  /// oldest arrival.
   struct entry {
     message msg;
-    state st;
+    state st = state::ready;
     /// Counts leases, so a receipt of an old lease is stale.
     uint32_t lease_seq = 0;
     /// When a delayed message turns ready, or a lease ends.
@@ -204,18 +208,18 @@ private:
   /// A min-heap key; entries are validated when popped (lazy deletion).
   struct timed_key {
     time_point due;
-    uint64_t id;
+    uint64_t slot;
     uint32_t lease_seq;
     bool operator>(const timed_key& other) const {
       return due > other.due;
     }
   };
 
-  /// The ready messages of one priority, oldest (lowest id) first. Fresh
-  /// messages arrive in id order and cost 8 bytes in a deque; the few that
-  /// come back (a lease ended, a delay ran out, a dead letter) keep their
-  /// place through a set. The deque may hold ids that left by other means
-  /// than receive (retention, purge): they are skipped.
+  /// The ready messages of one priority, oldest (lowest slot) first. Fresh
+  /// messages arrive in slot order and cost 8 bytes in a deque; the few that
+  /// come back (a lease ended, a delay ran out) keep their place through a
+  /// set. The deque may hold slots that left by other means than receive
+  /// (retention, purge): they are skipped.
   struct ready_bucket {
     std::deque<uint64_t> fresh;
     std::set<uint64_t> returned;
@@ -225,34 +229,41 @@ private:
   using min_heap = std::priority_queue<T, std::vector<T>, std::greater<T>>;
 
   caf::error check(const payload& x) const;
-  void insert(message msg, caf::timespan delay, time_point now);
+  /// Stores `msg` in a new slot; returns the slot.
+  uint64_t insert(message msg, caf::timespan delay, time_point now,
+                  bool fresh);
+  /// Returns the live entry in `slot`, or null.
+  entry* find(uint64_t slot);
+  const entry* find(uint64_t slot) const;
   /// Makes `e` ready now, or delayed by `delay`.
-  void schedule(uint64_t id, entry& e, caf::timespan delay, time_point now);
+  void schedule(uint64_t slot, entry& e, caf::timespan delay, time_point now);
   /// Adds `e` to the ready index; `fresh` for a newly pushed message.
-  void make_ready(uint64_t id, entry& e, bool fresh = false);
+  void make_ready(uint64_t slot, entry& e, bool fresh = false);
   /// Drops ids at the front of a bucket's deque that are no longer ready.
   void skip_stale(ready_bucket& b);
   /// Makes a leased message ready (or delayed, or a dead letter).
-  void end_lease(uint64_t id, entry& e, caf::timespan delay, time_point now);
+  void end_lease(uint64_t slot, entry& e, caf::timespan delay,
+                 time_point now);
   /// Advances to `now`, then finds the entry a receipt leases, or says why
   /// not.
   caf::expected<std::pair<uint64_t, entry*>>
   find_lease(const std::string& receipt, time_point now);
-  void erase(uint64_t id);
+  /// Removes a message (with its accounting) and returns it.
+  message erase(uint64_t slot);
 
   queue_attributes attrs_;
   id_source ids_;
   budget_share budget_;
   std::vector<message> dead_letters_;
-  std::unordered_map<uint64_t, entry> entries_;
+  std::map<uint64_t, entry> entries_;
+  uint64_t next_slot_ = 0;
   std::map<int32_t, ready_bucket, std::greater<int32_t>> ready_;
   uint64_t ready_count_ = 0;
   min_heap<timed_key> delayed_;
   min_heap<timed_key> leases_;
-  /// Ids in arrival order, for retention (stale ids are skipped).
-  std::deque<uint64_t> arrivals_;
   std::unordered_map<std::string, std::pair<uint64_t, time_point>> dedup_;
   std::deque<std::pair<time_point, std::string>> dedup_order_;
+  /// Source queues of adopted messages, by slot.
   std::unordered_map<uint64_t, std::string> sources_;
   uint64_t delayed_count_ = 0;
   uint64_t bytes_ = 0;
