@@ -4,6 +4,7 @@
 #include <chrono>
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -195,10 +196,20 @@ parsed parse_enqueue_call(api_call call, const json& body) {
   return call;
 }
 
+/// The attributes a PUT may set, in the order of their bits.
+constexpr const char* attribute_names[] = {
+  "visibility_seconds", "max_deliveries",    "dead_letter_queue",
+  "delay_seconds",      "retention_seconds", "max_depth",
+  "max_message_bytes",
+};
+
 parsed parse_attributes(api_call call, const json& body,
                         const api_limits& limits) {
   auto& a = call.attributes;
   a = limits.defaults;
+  for (uint32_t i = 0; i < std::size(attribute_names); ++i)
+    if (body.contains(attribute_names[i]))
+      call.attribute_fields |= 1u << i;
   fields f{body};
   f.seconds("visibility_seconds", 0.001, max_lease_seconds, a.visibility);
   f.integer("max_deliveries", 0, 1000, a.max_deliveries);
@@ -386,6 +397,25 @@ parsed parse_call(const route_input& in, const api_limits& limits) {
   if (auto p = std::get_if<problem>(&body))
     return problem_reply(*p);
   return parse_queue_post(std::move(call), action, std::get<json>(body));
+}
+
+void apply_attributes(const api_call& call, queue_attributes& onto) {
+  auto set = [&](int bit) { return (call.attribute_fields >> bit) & 1u; };
+  auto& a = call.attributes;
+  if (set(0))
+    onto.visibility = a.visibility;
+  if (set(1))
+    onto.max_deliveries = a.max_deliveries;
+  if (set(2))
+    onto.dead_letter_queue = a.dead_letter_queue;
+  if (set(3))
+    onto.delay = a.delay;
+  if (set(4))
+    onto.retention = a.retention;
+  if (set(5))
+    onto.max_depth = a.max_depth;
+  if (set(6))
+    onto.max_message_bytes = a.max_message_bytes;
 }
 
 reply enqueue_reply(const api_call& call, const std::vector<uint64_t>& ids) {

@@ -385,16 +385,26 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
             .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
                   fail);
           return;
-        case op::put_queue:
-          self->request(reg, caf::infinite, atom::put::value, call.queue,
-                        call.attributes)
-            .then([=](queue_actor&) {
-              self->request(self->state.registry, caf::infinite,
-                            atom::stats::value, call.queue)
-                .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
-                      fail);
-            }, fail);
+        case op::put_queue: {
+          // A PUT changes the attributes it names: start from the queue's
+          // (or, for a new queue, the defaults).
+          auto put = [=](queue_attributes base) {
+            apply_attributes(call, base);
+            auto& reg = self->state.registry;
+            self->request(reg, caf::infinite, atom::put::value, call.queue,
+                          std::move(base))
+              .then([=](queue_actor&) {
+                self->request(self->state.registry, caf::infinite,
+                              atom::stats::value, call.queue)
+                  .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
+                        fail);
+              }, fail);
+          };
+          self->request(reg, caf::infinite, atom::stats::value, call.queue)
+            .then([=](queue_info& x) { put(std::move(x.attributes)); },
+                  [=](caf::error&) { put(call.attributes); });
           return;
+        }
         case op::delete_queue:
           self->state.queues.erase(call.queue);
           self->request(reg, caf::infinite, atom::remove::value, call.queue)

@@ -308,3 +308,15 @@ TEST_CASE_METHOD(api_fixture,
   REQUIRE(got["messages"].size() == 1);
   CHECK(got["messages"][0]["message"] == "still here");
 }
+
+TEST_CASE_METHOD(api_fixture, "a PUT changes what it names, keeps the rest") {
+  ok("PUT", "/queues/keep",
+     R"({"max_deliveries": 3, "dead_letter_queue": "keep.dlq"})");
+  auto q = ok("PUT", "/queues/keep", R"({"max_depth": 7})");
+  CHECK(q["attributes"]["max_depth"] == 7);
+  CHECK(q["attributes"]["max_deliveries"] == 3);
+  CHECK(q["attributes"]["dead_letter_queue"] == "keep.dlq");
+  auto cleared = ok("PUT", "/queues/keep", R"({"dead_letter_queue": ""})");
+  CHECK(cleared["attributes"]["dead_letter_queue"] == "");
+  CHECK(cleared["attributes"]["max_depth"] == 7);
+}
