@@ -215,16 +215,41 @@ private:
     }
   }
 
+  /// Writes at once from this thread when nothing of ours is queued in
+  /// Pistache (saves waking its reactor: the common case for small
+  /// replies); what the socket does not take goes through Pistache's queue.
+  /// The mutex keeps the descriptor valid: closed() needs it first.
   void write(std::string bytes, bool close_after) {
     if (!open_)
       return;
-    auto size = bytes.size();
-    auto sent = transport_->asyncWrite(fd_, RawBuffer{std::move(bytes), size});
-    if (close_after) {
-      auto fd = fd_;
-      sent.then([fd](ssize_t) { ::shutdown(fd, SHUT_RDWR); },
-                Async::IgnoreException);
+    size_t done = 0;
+    if (queued_writes_.load(std::memory_order_acquire) == 0 && !close_after) {
+      auto n = ::send(fd_, bytes.data(), bytes.size(),
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0)
+        done = static_cast<size_t>(n);
+      if (done == bytes.size())
+        return;
     }
+    bytes.erase(0, done);
+    auto size = bytes.size();
+    queued_writes_.fetch_add(1, std::memory_order_relaxed);
+    auto sent = transport_->asyncWrite(fd_, RawBuffer{std::move(bytes), size});
+    auto fd = fd_;
+    auto self = shared_from_this();
+    sent.then(
+      [self, fd, close_after](ssize_t) {
+        self->write_done();
+        if (close_after)
+          ::shutdown(fd, SHUT_RDWR);
+      },
+      [self](std::exception_ptr&) { self->write_done(); });
+  }
+
+  /// Runs on Pistache's thread, or inline here if the write finished
+  /// before then() was attached: hence an atomic, not the mutex.
+  void write_done() {
+    queued_writes_.fetch_sub(1, std::memory_order_release);
   }
 
   std::shared_ptr<shared_state> st_;
@@ -238,6 +263,8 @@ private:
   bool head_ = false;
   bool closing_ = false;
   bool open_ = true;
+  /// Writes handed to Pistache's queue and not yet done.
+  std::atomic<size_t> queued_writes_{0};
 };
 
 /// The state of a bridge: where queues are, and the handles it has seen.
