@@ -136,6 +136,9 @@ TEST_CASE_METHOD(api_fixture, "bad names and bad fields are 400") {
                "receipts must be an array");
   expect_error("GET", "/queues/q/peek?max=500", {}, 400, "max must be");
   CHECK(call("PATCH", "/queues/q").status == 404);
+  auto text = client->request("POST", "/queues/q/messages", "hello",
+                              "Content-Type: text/plain\r\n");
+  CHECK(text.status == 415);
 }
 
 TEST_CASE_METHOD(api_fixture, "a batch is all or nothing, up to 100") {
