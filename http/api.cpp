@@ -418,10 +418,10 @@ void apply_attributes(const api_call& call, queue_attributes& onto) {
     onto.max_message_bytes = a.max_message_bytes;
 }
 
-reply enqueue_reply(const api_call& call, const std::vector<uint64_t>& ids) {
-  if (call.kind == op::enqueue_compat)
+reply enqueue_reply(op kind, bool batch, const std::vector<uint64_t>& ids) {
+  if (kind == op::enqueue_compat)
     return enqueued_reply(ids.front());
-  if (call.batch)
+  if (batch)
     return ok({{"ids", ids}});
   return ok({{"id", ids.front()}});
 }

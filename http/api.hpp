@@ -85,7 +85,7 @@ std::variant<std::monostate, api_call, reply>
 parse_call(const route_input& in, const api_limits& limits);
 
 /// Replies for each operation.
-reply enqueue_reply(const api_call& call, const std::vector<uint64_t>& ids);
+reply enqueue_reply(op kind, bool batch, const std::vector<uint64_t>& ids);
 reply leases_reply(const std::vector<lease>& xs, time_point now);
 reply messages_reply(const std::vector<message>& xs, time_point now);
 reply receipts_reply(const std::vector<std::string>& receipts,

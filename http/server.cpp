@@ -308,23 +308,23 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
   switch (call.kind) {
     case op::enqueue_compat:
     case op::enqueue:
+    {
+      auto kind = call.kind;
       if (call.batch) {
         self->request(q, caf::infinite, atom::enqueue::value,
                       std::move(call.messages))
           .then([=](std::vector<uint64_t>& ids) {
-            r.conn->respond(enqueue_reply(call, ids));
+            r.conn->respond(enqueue_reply(kind, true, ids));
           }, fail);
       } else {
-        auto kind = call.kind;
         self->request(q, caf::infinite, atom::enqueue::value,
                       std::move(call.messages.front()))
           .then([=](uint64_t id) {
-            api_call shape;
-            shape.kind = kind;
-            r.conn->respond(enqueue_reply(shape, {id}));
+            r.conn->respond(enqueue_reply(kind, false, {id}));
           }, fail);
       }
       return;
+    }
     case op::receive:
       self->request(q, caf::infinite, atom::receive::value, call.max,
                     call.visibility, call.wait)
