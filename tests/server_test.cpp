@@ -61,7 +61,7 @@ struct server_fixture {
   }
 
   /// Takes the next message from the queue (leased, not acked).
-  caf::optional<message> dequeue() {
+  caf::optional<message> take() {
     caf::scoped_actor self{sys};
     caf::optional<message> result;
     self
@@ -106,7 +106,7 @@ TEST_CASE_METHOD(server_fixture, "POST /enqueue answers like the original") {
   CHECK(r.header("content-type") == "application/json; charset=utf-8");
   CHECK(r.header("access-control-allow-origin") == "*");
   // The reply is the promise: the queue already holds the message.
-  auto m = dequeue();
+  auto m = take();
   REQUIRE(m);
   CHECK(m->data.body == "hello");
   CHECK(m->data.kind == payload_kind::text);
@@ -119,10 +119,10 @@ TEST_CASE_METHOD(server_fixture, "any JSON value but null and \"\" is one") {
     INFO(body);
     CHECK(c.enqueue_json(body).status == 200);
   }
-  CHECK(dequeue()->data.body == "3.5");
-  CHECK(dequeue()->data.body == R"({"k":[1,"x"]})");
-  CHECK(dequeue()->data.body == "[]");
-  CHECK(dequeue()->data.body == "true");
+  CHECK(take()->data.body == "3.5");
+  CHECK(take()->data.body == R"({"k":[1,"x"]})");
+  CHECK(take()->data.body == "[]");
+  CHECK(take()->data.body == "true");
 }
 
 TEST_CASE_METHOD(server_fixture, "a missing, null or empty message is 400") {
@@ -140,7 +140,7 @@ TEST_CASE_METHOD(server_fixture, "a form body is accepted too") {
   auto r = c.request("POST", "/enqueue", "message=from+a+form%21",
                      "Content-Type: application/x-www-form-urlencoded\r\n");
   CHECK(r.status == 200);
-  CHECK(dequeue()->data.body == "from a form!");
+  CHECK(take()->data.body == "from a form!");
 }
 
 TEST_CASE_METHOD(server_fixture, "GET /healthz and unknown routes") {

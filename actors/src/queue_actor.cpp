@@ -76,13 +76,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),
                            std::move(cfg.budget)};
   st.dead_letters = cfg.dead_letters.address();
+  // CAF tries handlers in this order: the busiest come first.
   return {
-    [=](atom::adopt, std::string& source, std::vector<message>& xs) {
-      auto now = now_of(self);
-      for (auto& x : xs)
-        self->state.queue.adopt(std::move(x), source, now);
-      settle(self, now);
-    },
     [=](atom::enqueue, new_message& x) -> caf::result<uint64_t> {
       auto now = now_of(self);
       auto id = self->state.queue.push(std::move(x), now);
@@ -147,6 +142,12 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     },
     [=](atom::stats) {
       return self->state.queue.stats(now_of(self));
+    },
+    [=](atom::adopt, std::string& source, std::vector<message>& xs) {
+      auto now = now_of(self);
+      for (auto& x : xs)
+        self->state.queue.adopt(std::move(x), source, now);
+      settle(self, now);
     },
     [=](atom::redrive) {
       auto result = self->state.queue.take_adopted();
