@@ -158,10 +158,7 @@ bool read_message(const json& obj, new_message& out, reply& err) {
   out.data = std::move(std::get<payload>(value));
   fields f{obj};
   f.take("message");
-  caf::timespan delay{-1};
-  f.seconds("delay_seconds", 0, max_delay_seconds, delay);
-  if (delay >= caf::timespan{0})
-    out.delay = delay;
+  f.seconds("delay_seconds", 0, max_delay_seconds, out.delay);
   f.integer("priority", std::numeric_limits<int32_t>::min(),
             std::numeric_limits<int32_t>::max(), out.priority);
   f.text("dedup_id", 128, out.dedup_id);

@@ -139,8 +139,7 @@ private:
     api_call call;
     call.kind = op::enqueue_compat;
     call.queue = "default";
-    call.messages.push_back(
-      new_message{std::move(std::get<payload>(parsed)), caf::none, 0, {}});
+    call.messages.emplace_back().data = std::move(std::get<payload>(parsed));
     dispatch(std::move(call));
   }
 

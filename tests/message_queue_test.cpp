@@ -196,8 +196,8 @@ TEST_CASE("queues that share an id source never reuse an id") {
   message_queue a{{}, ids};
   message_queue b{{}, ids};
   time_point now{};
-  auto x = a.push(new_message{{"1", payload_kind::text}, {}, 0, {}}, now);
-  auto y = b.push(new_message{{"2", payload_kind::text}, {}, 0, {}}, now);
+  auto x = a.push(new_message{{"1", payload_kind::text}, caf::timespan{-1}, 0, {}}, now);
+  auto y = b.push(new_message{{"2", payload_kind::text}, caf::timespan{-1}, 0, {}}, now);
   REQUIRE(x);
   REQUIRE(y);
   CHECK(*x != *y);
@@ -211,7 +211,7 @@ TEST_CASE("delays hold messages back") {
   REQUIRE(f.q.push(now_msg, f.now));
   CHECK(f.bodies(f.receive()) == strings{"no-delay"});
   CHECK(f.q.stats(f.now).delayed == 1);
-  CHECK(f.q.next_deadline() == caf::optional<time_point>{f.now + 10s});
+  CHECK(f.q.next_deadline() == std::optional<time_point>{f.now + 10s});
   f.now += 10s;
   CHECK(f.bodies(f.receive()) == strings{"default-delay"});
 }
@@ -247,7 +247,7 @@ TEST_CASE("max_depth bounds the queue") {
   f.push("a");
   f.push("b");
   auto refused
-    = f.q.push(new_message{{"c", payload_kind::text}, {}, 0, {}}, f.now);
+    = f.q.push(new_message{{"c", payload_kind::text}, caf::timespan{-1}, 0, {}}, f.now);
   REQUIRE_FALSE(refused);
   CHECK(f.error_of(refused.error()) == ec::queue_full);
   auto xs = f.receive(1);
@@ -261,7 +261,7 @@ TEST_CASE("empty and oversized messages are refused") {
   REQUIRE_FALSE(empty);
   CHECK(f.error_of(empty.error()) == ec::message_required);
   auto big
-    = f.q.push(new_message{{"12345", payload_kind::text}, {}, 0, {}}, f.now);
+    = f.q.push(new_message{{"12345", payload_kind::text}, caf::timespan{-1}, 0, {}}, f.now);
   REQUIRE_FALSE(big);
   CHECK(f.error_of(big.error()) == ec::message_too_large);
   f.push("1234");
@@ -300,7 +300,7 @@ TEST_CASE("queues sharing a memory budget are bounded together") {
   budget->limit = 2 * (memory_budget::per_message + 10);
   time_point now{};
   auto msg = [](std::string body) {
-    return new_message{{std::move(body), payload_kind::text}, {}, 0, {}};
+    return new_message{{std::move(body), payload_kind::text}, caf::timespan{-1}, 0, {}};
   };
   {
     message_queue a{{}, {}, budget};

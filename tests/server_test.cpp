@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -61,9 +63,9 @@ struct server_fixture {
   }
 
   /// Takes the next message from the queue (leased, not acked).
-  caf::optional<message> take() {
+  std::optional<message> take() {
     caf::scoped_actor self{sys};
-    caf::optional<message> result;
+    std::optional<message> result;
     self
       ->request(q, caf::infinite, atom::receive::value, uint32_t{1},
                 caf::timespan{0}, caf::timespan{0})

@@ -70,7 +70,7 @@ caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   }
   totals_.enqueued += 1;
   insert(message{id, std::move(x.data), x.priority, 0, now},
-         x.delay ? *x.delay : attrs_.delay, now, true);
+         x.delay >= caf::timespan{0} ? x.delay : attrs_.delay, now, true);
   return id;
 }
 
@@ -323,8 +323,8 @@ void message_queue::advance(time_point now) {
   }
 }
 
-caf::optional<time_point> message_queue::next_deadline() const {
-  caf::optional<time_point> result;
+std::optional<time_point> message_queue::next_deadline() const {
+  std::optional<time_point> result;
   auto consider = [&](time_point t) {
     if (!result || t < *result)
       result = t;

@@ -163,7 +163,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto& st = self->state;
       auto now = now_of(self);
       if (st.wake_at && *st.wake_at <= now)
-        st.wake_at = caf::none;
+        st.wake_at.reset();
       settle(self, now);
     },
   };

@@ -5,7 +5,6 @@
 #include <string>
 
 #include <caf/meta/type_name.hpp>
-#include <caf/optional.hpp>
 #include <caf/timespan.hpp>
 
 namespace actormq {
@@ -34,8 +33,9 @@ struct payload {
 struct new_message {
   /// What to enqueue.
   payload data;
-  /// Time before it can be received; the queue's default if none.
-  caf::optional<caf::timespan> delay;
+  /// Time before it can be received; negative (the default): the queue's
+  /// delay_seconds.
+  caf::timespan delay = caf::timespan{-1};
   /// Higher is more urgent; equal priorities are served oldest first.
   int32_t priority = 0;
   /// A repeat of this id within message_queue::dedup_window adds nothing.

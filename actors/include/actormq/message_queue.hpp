@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <deque>
 #include <functional>
 #include <map>
@@ -17,7 +18,6 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
-#include <caf/optional.hpp>
 
 #include "actormq/message.hpp"
 
@@ -170,7 +170,7 @@ public:
   void advance(time_point now);
 
   /// Returns when advance() next has something to do, if ever.
-  caf::optional<time_point> next_deadline() const;
+  std::optional<time_point> next_deadline() const;
 
   /// Removes the messages that came from other queues (see adopt()) and
   /// returns each with the name of its source queue.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <string>
 
 #include <caf/typed_response_promise.hpp>
@@ -49,7 +50,7 @@ struct queue_state {
   /// Receivers waiting for messages, first come first served.
   std::deque<waiter> waiters;
   /// When the next tick is scheduled, if one is.
-  caf::optional<time_point> wake_at;
+  std::optional<time_point> wake_at;
 };
 
 /// The behaviour of a queue actor. Spawn it with
