@@ -146,8 +146,6 @@ reply problem_reply(problem x) {
       return error_body(400, "Malformed HTTP request");
     case problem::request_too_large:
       return error_body(431, "Request headers are too large");
-    case problem::request_timeout:
-      return error_body(408, "Request did not arrive in time");
     case problem::unavailable:
       return error_body(503, "Queue is unavailable; retry later");
     case problem::internal_error:

@@ -49,8 +49,6 @@ enum class problem : uint8_t {
   malformed_request,
   /// 431 / 413: the request is over the size the server reads.
   request_too_large,
-  /// 408: the request did not arrive in time.
-  request_timeout,
   /// 503: the queue cannot be reached (e.g. while shutting down).
   unavailable,
   /// 500: a bug; details go to the log, never to the client.

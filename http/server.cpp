@@ -95,6 +95,8 @@ public:
   /// client is gone and the answer went nowhere.
   bool respond(const reply& r) {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (!busy_)
+      return false; // answered already (see serve_pending's error path)
     auto delivered = open_;
     finish(r);
     serve_pending();
@@ -109,7 +111,14 @@ private:
       keep_alive_ = req.keep_alive;
       head_ = req.method == verb::head;
       busy_ = true;
-      serve(req);
+      try {
+        serve(req);
+      } catch (const std::exception& e) {
+        // A bug, not the client's fault: the details stay in our log.
+        log::error(std::string{"serving a request failed: "} + e.what());
+        if (busy_)
+          finish(problem_reply(problem::internal_error));
+      }
     }
   }
 

@@ -41,8 +41,6 @@ std::string_view reason_phrase(uint16_t status) {
       return "Bad Request";
     case 404:
       return "Not Found";
-    case 408:
-      return "Request Timeout";
     case 413:
       return "Payload Too Large";
     case 409:
