@@ -11,28 +11,9 @@ messages=${MESSAGES:-100000}
 batch_messages=${BATCH_MESSAGES:-500000}
 bare_port=18110
 mq_port=18111
-data=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-wait_port() {
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.05
-  done
-  echo "server on port $1 did not start" >&2
-  exit 1
-}
-"$build/bare_server" "$bare_port" 2 & pids+=($!)
-"$build/actormq" --host=127.0.0.1 --port="$mq_port" --data-dir="$data" \
-  --log-level=warning --consumers=0 ${ACTORMQ_ARGS:-} & pids+=($!)
-wait_port "$bare_port"
-wait_port "$mq_port"
+# shellcheck source=bench/servers.sh
+. "$here/servers.sh"
+start_servers --consumers=0
 bare=$(wrk -t2 -c64 -d10s -s "$here/post.lua" "http://127.0.0.1:$bare_port/enqueue" \
   | awk '/^RESULT/ { split($2, r, "="); split($3, s, "="); printf "%.0f", r[2] / s[2] }')
 single=$("$build/cycle_client" "$mq_port" single "$messages" 1)

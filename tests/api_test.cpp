@@ -2,12 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-
-#include "actormq/registry_actor.hpp"
 #include "http_client.hpp"
-#include "server.hpp"
+#include "running_server.hpp"
 
 // The queue API over a real socket, against the real frontend and actors.
 
@@ -16,38 +12,13 @@ using nlohmann::json;
 
 namespace {
 
-struct api_fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  registry_actor reg = sys.spawn(registry, make_registry_config());
-  http::server srv{sys, reg, make_server_config()};
+/// The real server (1 KiB messages, room for 64 small ones in all) and a
+/// client connected to it.
+struct api_fixture : test::running_server {
   std::unique_ptr<test::http_client> client;
 
-  static registry_config make_registry_config() {
-    registry_config c;
-    c.defaults.max_message_bytes = 1024;
-    c.max_memory_bytes = 64 * memory_budget::per_message;
-    return c;
-  }
-
-  static http::server_config make_server_config() {
-    http::server_config c;
-    c.host = "127.0.0.1";
-    c.port = 0;
-    c.max_message_bytes = 1024;
-    c.defaults = make_registry_config().defaults;
-    return c;
-  }
-
-  api_fixture() {
-    srv.start();
+  api_fixture() : running_server(1024, 64 * memory_budget::per_message) {
     client = std::make_unique<test::http_client>(srv.port());
-  }
-
-  ~api_fixture() {
-    client.reset();
-    srv.stop();
-    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
   }
 
   test::http_response call(std::string_view method, std::string_view path,

@@ -2,30 +2,21 @@
 
 #include <optional>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actormq/registry_actor.hpp"
 #include "http_client.hpp"
-#include "server.hpp"
+#include "running_server.hpp"
 
 using namespace actormq;
 
 namespace {
 
-/// The real frontend on port 0 in front of a real queue actor.
-struct server_fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  registry_actor reg = sys.spawn(registry, make_registry_config());
-  http::server srv{sys, reg, make_config()};
+/// The real server, messages up to 64 bytes, and its default queue.
+struct server_fixture : test::running_server {
   queue_actor q = default_queue();
 
-  static registry_config make_registry_config() {
-    registry_config c;
-    c.defaults.max_message_bytes = 64;
-    return c;
+  server_fixture() : running_server(64) {
+    // nop
   }
 
   queue_actor default_queue() {
@@ -37,29 +28,6 @@ struct server_fixture {
       .receive([&](queue_actor& x) { result = std::move(x); },
                [&](caf::error&) { FAIL("registry did not answer"); });
     return result;
-  }
-
-  static http::server_config make_config() {
-    http::server_config c;
-    c.host = "127.0.0.1";
-    c.port = 0;
-    c.max_message_bytes = 64;
-    c.max_header_bytes = 2048;
-    c.defaults = make_registry_config().defaults;
-    return c;
-  }
-
-  server_fixture() {
-    srv.start();
-  }
-
-  ~server_fixture() {
-    srv.stop();
-    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
-  }
-
-  uint16_t port() {
-    return srv.port();
   }
 
   /// Takes the next message from the queue (leased, not acked).

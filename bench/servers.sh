@@ -1,0 +1,30 @@
+# Sourced by the bench scripts: starts the bare Pistache handler on
+# $bare_port and actormq on $mq_port (extra flags: $@ and $ACTORMQ_ARGS),
+# waits until both answer, and stops them on exit. Needs $build.
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+data=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+    sleep 0.05
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+start_servers() {
+  "$build/bare_server" "$bare_port" 2 & pids+=($!)
+  # shellcheck disable=SC2086 # ACTORMQ_ARGS holds several flags
+  "$build/actormq" --host=127.0.0.1 --port="$mq_port" --data-dir="$data" \
+    --log-level=warning "$@" ${ACTORMQ_ARGS:-} & pids+=($!)
+  wait_port "$bare_port"
+  wait_port "$mq_port"
+}
