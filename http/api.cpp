@@ -69,9 +69,10 @@ public:
     auto x = take(name);
     if (!x)
       return true;
-    if (!x->is_string() || (!allow_empty && x->get_ref<const std::string&>().empty())
+    auto min_len = allow_empty ? 0u : 1u;
+    if (!x->is_string() || x->get_ref<const std::string&>().size() < min_len
         || x->get_ref<const std::string&>().size() > max_len)
-      return fail(name, "must be a string of " + std::string{allow_empty ? "0" : "1"}
+      return fail(name, "must be a string of " + std::to_string(min_len)
                           + " to " + std::to_string(max_len) + " characters");
     out = x->get<std::string>();
     return true;
@@ -283,7 +284,8 @@ bool query_max(std::string_view query, uint32_t& out) {
 
 double epoch_seconds(time_point t, time_point now) {
   using namespace std::chrono;
-  auto wall = system_clock::now() - duration_cast<system_clock::duration>(now - t);
+  auto age = duration_cast<system_clock::duration>(now - t);
+  auto wall = system_clock::now() - age;
   return duration<double>(wall.time_since_epoch()).count();
 }
 

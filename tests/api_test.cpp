@@ -239,8 +239,8 @@ TEST_CASE_METHOD(api_fixture, "dead letters and redrive over HTTP") {
   ok("PUT", "/queues/jobs",
      R"({"max_deliveries": 1, "dead_letter_queue": "jobs.dlq"})");
   auto id = ok("POST", "/queues/jobs/messages", R"({"message": "bad"})")["id"];
-  auto receipt
-    = ok("POST", "/queues/jobs/receive")["messages"][0]["receipt"].get<std::string>();
+  auto got = ok("POST", "/queues/jobs/receive")["messages"];
+  auto receipt = got[0]["receipt"].get<std::string>();
   ok("POST", "/queues/jobs/release", R"({"receipts": [")" + receipt + R"("]})");
   CHECK(ok("GET", "/queues/jobs")["stats"]["dead_lettered"] == 1);
   auto dead = ok("GET", "/queues/jobs.dlq/peek")["messages"];

@@ -8,6 +8,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// A text message with the queue's defaults.
+new_message text(std::string body) {
+  new_message x;
+  x.data = payload{std::move(body), payload_kind::text};
+  return x;
+}
+
 /// A queue and a clock the test moves by hand.
 struct queue_fixture {
   message_queue q;
@@ -196,8 +203,8 @@ TEST_CASE("queues that share an id source never reuse an id") {
   message_queue a{{}, ids};
   message_queue b{{}, ids};
   time_point now{};
-  auto x = a.push(new_message{{"1", payload_kind::text}, caf::timespan{-1}, 0, {}}, now);
-  auto y = b.push(new_message{{"2", payload_kind::text}, caf::timespan{-1}, 0, {}}, now);
+  auto x = a.push(text("1"), now);
+  auto y = b.push(text("2"), now);
   REQUIRE(x);
   REQUIRE(y);
   CHECK(*x != *y);
@@ -247,7 +254,7 @@ TEST_CASE("max_depth bounds the queue") {
   f.push("a");
   f.push("b");
   auto refused
-    = f.q.push(new_message{{"c", payload_kind::text}, caf::timespan{-1}, 0, {}}, f.now);
+    = f.q.push(text("c"), f.now);
   REQUIRE_FALSE(refused);
   CHECK(f.error_of(refused.error()) == ec::queue_full);
   auto xs = f.receive(1);
@@ -261,7 +268,7 @@ TEST_CASE("empty and oversized messages are refused") {
   REQUIRE_FALSE(empty);
   CHECK(f.error_of(empty.error()) == ec::message_required);
   auto big
-    = f.q.push(new_message{{"12345", payload_kind::text}, caf::timespan{-1}, 0, {}}, f.now);
+    = f.q.push(text("12345"), f.now);
   REQUIRE_FALSE(big);
   CHECK(f.error_of(big.error()) == ec::message_too_large);
   f.push("1234");
@@ -299,25 +306,22 @@ TEST_CASE("queues sharing a memory budget are bounded together") {
   auto budget = std::make_shared<memory_budget>();
   budget->limit = 2 * (memory_budget::per_message + 10);
   time_point now{};
-  auto msg = [](std::string body) {
-    return new_message{{std::move(body), payload_kind::text}, caf::timespan{-1}, 0, {}};
-  };
   {
     message_queue a{{}, {}, budget};
     message_queue b{{}, {}, budget};
-    REQUIRE(a.push(msg("0123456789"), now));
-    REQUIRE(b.push(msg("0123456789"), now));
-    auto refused = a.push(msg("x"), now);
+    REQUIRE(a.push(text("0123456789"), now));
+    REQUIRE(b.push(text("0123456789"), now));
+    auto refused = a.push(text("x"), now);
     REQUIRE_FALSE(refused);
     ec code;
     REQUIRE(is_actormq_error(refused.error(), code));
     CHECK(code == ec::out_of_memory);
     auto xs = b.receive(1, 30s, now);
     REQUIRE_FALSE(b.ack(xs[0].receipt, now));
-    CHECK(a.push(msg("x"), now));
+    CHECK(a.push(text("x"), now));
     CHECK(a.purge() == 2);
     CHECK(budget->used == 0);
-    REQUIRE(a.push(msg("y"), now));
+    REQUIRE(a.push(text("y"), now));
   }
   // A destroyed queue gives its memory back.
   CHECK(budget->used == 0);
