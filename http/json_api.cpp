@@ -124,6 +124,9 @@ reply problem_reply(problem x) {
     case problem::out_of_memory:
       return retry_later(error_body(503, "Server is at its memory bound "
                                          "(--max-memory-bytes); retry later"));
+    case problem::storage_failed:
+      return error_body(507, "The change could not be saved (storage is "
+                             "failing); retry later");
     case problem::invalid_receipt:
       return error_body(400, "Receipt is malformed; use one from a receive");
     case problem::stale_receipt:
@@ -183,6 +186,8 @@ problem to_problem(const caf::error& x) {
         return problem::invalid_attributes;
       case ec::out_of_memory:
         return problem::out_of_memory;
+      case ec::storage_failed:
+        return problem::storage_failed;
     }
     return problem::internal_error;
   }
@@ -197,6 +202,11 @@ reply enqueued_reply(uint64_t id) {
 
 reply healthy_reply() {
   return {200, R"({"data":"ok"})"};
+}
+
+reply storage_failing_reply() {
+  return error_body(503, "Storage is failing (see the server log); writes "
+                         "answer 507 until it recovers");
 }
 
 reply not_found_reply() {

@@ -35,6 +35,8 @@ enum class problem : uint8_t {
   invalid_attributes,
   /// 503: all queues together hold --max-memory-bytes (with Retry-After).
   out_of_memory,
+  /// 507: the store failed to write or sync; the change is not durable.
+  storage_failed,
   /// 400: the body is not JSON.
   malformed_json,
   /// 400: the body is not UTF-8.
@@ -81,6 +83,9 @@ reply enqueued_reply(uint64_t id);
 
 /// `200 {"data":"ok"}`.
 reply healthy_reply();
+
+/// 503 while the store fails to write.
+reply storage_failing_reply();
 
 /// `404 {"data":"Not Found"}`.
 reply not_found_reply();

@@ -163,8 +163,8 @@ TEST_CASE("after max_deliveries leases, a message is a dead letter") {
   CHECK(f.receive().empty());
   auto dead = f.q.take_dead_letters();
   REQUIRE(dead.size() == 1);
-  CHECK(dead[0].id == id);
-  CHECK(dead[0].receive_count == 2);
+  CHECK(dead[0].msg.id == id);
+  CHECK(dead[0].msg.receive_count == 2);
   CHECK(f.q.stats(f.now).dead_lettered == 1);
   CHECK(f.q.take_dead_letters().empty());
 }
@@ -193,8 +193,8 @@ TEST_CASE("adopted messages keep id and count and can go back") {
   CHECK_FALSE(dlq.release(xs[0].receipt, 0s, now));
   auto back = dlq.take_adopted();
   REQUIRE(back.size() == 1);
-  CHECK(back[0].first == "orders");
-  CHECK(back[0].second.id == 42);
+  CHECK(back[0].source == "orders");
+  CHECK(back[0].msg.id == 42);
   CHECK(dlq.size() == 0);
 }
 
@@ -358,6 +358,6 @@ TEST_CASE("dead letters leave the byte count right") {
   REQUIRE_FALSE(f.q.release(xs[0].receipt, 0s, f.now));
   auto dead = f.q.take_dead_letters();
   REQUIRE(dead.size() == 1);
-  CHECK(dead[0].data.body == "12345");
+  CHECK(dead[0].msg.data.body == "12345");
   CHECK(f.q.stats(f.now).bytes == 3);
 }

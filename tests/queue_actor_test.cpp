@@ -145,7 +145,7 @@ TEST_CASE_METHOD(queue_fixture, "dead letters move to the dead-letter queue "
   CHECK(dead[0].msg.id == *id);
   CHECK(dead[0].msg.receive_count == 3);
   advance(1s);
-  auto back = request<std::vector<std::pair<std::string, message>>>(
+  auto back = request<std::vector<std::pair<std::string, moved_message>>>(
     dlq, atom::redrive::value);
   REQUIRE(back);
   REQUIRE(back->size() == 1);

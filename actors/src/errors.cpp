@@ -32,6 +32,8 @@ std::string to_string(ec x) {
       return "invalid_attributes";
     case ec::out_of_memory:
       return "out_of_memory";
+    case ec::storage_failed:
+      return "storage_failed";
   }
   return "unknown";
 }

@@ -1,5 +1,6 @@
 #include "actormq/message_queue.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -66,6 +67,8 @@ caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   auto id = ids_->fetch_add(1, std::memory_order_relaxed);
   if (!x.dedup_id.empty()) {
     dedup_[x.dedup_id] = {id, now};
+    if (journaling_)
+      touched_dedup_.push_back(x.dedup_id);
     dedup_order_.emplace_back(now, std::move(x.dedup_id));
   }
   totals_.enqueued += 1;
@@ -100,8 +103,66 @@ void message_queue::adopt(message x, std::string source, time_point now) {
   sources_[slot] = std::move(source);
 }
 
-std::vector<message> message_queue::take_dead_letters() {
+std::vector<message_queue::departure> message_queue::take_dead_letters() {
   return std::exchange(dead_letters_, {});
+}
+
+void message_queue::restore(stored_message x, time_point now) {
+  auto slot = x.slot;
+  next_slot_ = std::max(next_slot_, slot + 1);
+  bytes_ += x.msg.data.body.size();
+  budget_.take(x.msg.data.body.size() + memory_budget::per_message);
+  auto& e = entries_.emplace_hint(entries_.end(), slot, entry{})->second;
+  e.msg = std::move(x.msg);
+  if (!x.source.empty())
+    sources_[slot] = std::move(x.source);
+  if (x.due && *x.due > now)
+    schedule(slot, e, *x.due - now, now);
+  else
+    make_ready(slot, e, true);
+}
+
+void message_queue::restore_dedup(std::string dedup_id, uint64_t id,
+                                  time_point seen_at) {
+  dedup_[dedup_id] = {id, seen_at};
+  dedup_order_.emplace_back(seen_at, std::move(dedup_id));
+}
+
+void message_queue::touch(uint64_t slot) {
+  if (journaling_)
+    touched_.push_back(slot);
+}
+
+message_queue::journal message_queue::take_journal() {
+  journal result;
+  result.purged = std::exchange(purged_, false);
+  auto slots = std::exchange(touched_, {});
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  for (auto slot : slots) {
+    auto e = find(slot);
+    if (!e) {
+      result.erases.push_back(slot);
+      continue;
+    }
+    auto& x = result.puts.emplace_back();
+    x.slot = slot;
+    x.msg = e->msg;
+    if (e->st == state::delayed)
+      x.due = e->due;
+    if (auto i = sources_.find(slot); i != sources_.end())
+      x.source = i->second;
+  }
+  auto ids = std::exchange(touched_dedup_, {});
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (auto& id : ids) {
+    if (auto i = dedup_.find(id); i != dedup_.end())
+      result.dedup_puts.emplace_back(id, i->second.first, i->second.second);
+    else
+      result.dedup_erases.push_back(std::move(id));
+  }
+  return result;
 }
 
 uint64_t message_queue::insert(message msg, caf::timespan delay,
@@ -111,6 +172,7 @@ uint64_t message_queue::insert(message msg, caf::timespan delay,
   budget_.take(msg.data.body.size() + memory_budget::per_message);
   auto& e = entries_.emplace_hint(entries_.end(), slot, entry{})->second;
   e.msg = std::move(msg);
+  touch(slot);
   if (delay > caf::timespan{0})
     schedule(slot, e, delay, now);
   else
@@ -133,6 +195,7 @@ void message_queue::schedule(uint64_t slot, entry& e, caf::timespan delay,
     e.st = state::delayed;
     e.due = now + delay;
     delayed_count_ += 1;
+    touch(slot);
     delayed_.push(timed_key{e.due, slot, e.lease_seq});
   } else {
     make_ready(slot, e);
@@ -186,6 +249,7 @@ std::vector<lease> message_queue::receive(size_t max,
     e.lease_seq += 1;
     e.due = now + visibility;
     e.msg.receive_count += 1;
+    touch(slot);
     leases_.push(timed_key{e.due, slot, e.lease_seq});
     result.push_back(lease{e.msg, make_receipt(slot, e.lease_seq), e.due});
   }
@@ -269,6 +333,8 @@ uint64_t message_queue::purge() {
   sources_.clear();
   delayed_count_ = 0;
   bytes_ = 0;
+  touched_.clear();
+  purged_ = journaling_;
   return n;
 }
 
@@ -278,9 +344,10 @@ void message_queue::end_lease(uint64_t slot, entry& e, caf::timespan delay,
   if (attrs_.max_deliveries > 0
       && e.msg.receive_count >= attrs_.max_deliveries) {
     totals_.dead_lettered += 1;
-    auto msg = erase(slot);
-    if (!attrs_.dead_letter_queue.empty())
-      dead_letters_.push_back(std::move(msg));
+    if (attrs_.dead_letter_queue.empty())
+      erase(slot);
+    else
+      dead_letters_.push_back(departure{slot, erase(slot, false), {}});
     return;
   }
   schedule(slot, e, delay, now);
@@ -317,8 +384,12 @@ void message_queue::advance(time_point now) {
   while (!dedup_order_.empty()
          && dedup_order_.front().first + dedup_window <= now) {
     auto i = dedup_.find(dedup_order_.front().second);
-    if (i != dedup_.end() && i->second.second == dedup_order_.front().first)
+    if (i != dedup_.end()
+        && i->second.second == dedup_order_.front().first) {
+      if (journaling_)
+        touched_dedup_.push_back(i->first);
       dedup_.erase(i);
+    }
     dedup_order_.pop_front();
   }
 }
@@ -340,17 +411,17 @@ std::optional<time_point> message_queue::next_deadline() const {
   return result;
 }
 
-std::vector<std::pair<std::string, message>> message_queue::take_adopted() {
-  std::vector<std::pair<std::string, message>> result;
+std::vector<message_queue::departure> message_queue::take_adopted() {
+  std::vector<departure> result;
   auto sources = std::exchange(sources_, {});
   for (auto& [slot, source] : sources) {
     if (find(slot))
-      result.emplace_back(std::move(source), erase(slot));
+      result.push_back(departure{slot, erase(slot, false), std::move(source)});
   }
   return result;
 }
 
-message message_queue::erase(uint64_t slot) {
+message message_queue::erase(uint64_t slot, bool stored) {
   auto i = entries_.find(slot);
   if (i == entries_.end())
     return {};
@@ -368,6 +439,8 @@ message message_queue::erase(uint64_t slot) {
   sources_.erase(slot);
   auto result = std::move(e->msg);
   entries_.erase(i);
+  if (stored)
+    touch(slot);
   return result;
 }
 

@@ -3,6 +3,7 @@
 #include <caf/actor_cast.hpp>
 
 #include "actormq/errors.hpp"
+#include "actormq/records.hpp"
 
 namespace actormq {
 
@@ -19,21 +20,39 @@ caf::timespan visibility_or_default(self_ptr self, caf::timespan x) {
                               : self->state.queue.attributes().visibility;
 }
 
+/// Returns the store key of a message that leaves this queue; empty when
+/// nothing is stored.
+std::string origin_of(self_ptr self, uint64_t slot) {
+  auto& st = self->state;
+  return st.storage ? records::message_key(st.incarnation, slot)
+                    : std::string{};
+}
+
 /// After every change: dead letters leave, waiting receivers get messages
-/// (or their empty answer when their wait is over), and a tick is scheduled
-/// for the next deadline.
+/// (answered by commit()) or their empty answer when their wait is over,
+/// and a tick is scheduled for the next deadline.
 void settle(self_ptr self, time_point now) {
   auto& st = self->state;
   st.queue.advance(now);
   auto dead = st.queue.take_dead_letters();
   if (!dead.empty()) {
-    if (auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters))
-      self->send(sink, atom::adopt::value, st.queue_name, std::move(dead));
+    std::vector<moved_message> moved;
+    moved.reserve(dead.size());
+    for (auto& d : dead)
+      moved.push_back(moved_message{std::move(d.msg), origin_of(self, d.slot)});
+    if (auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters)) {
+      self->send(sink, atom::adopt::value, st.queue_name, std::move(moved));
+    } else {
+      for (auto& m : moved)
+        if (!m.origin.empty())
+          st.stale_keys.push_back(std::move(m.origin));
+    }
   }
   while (!st.waiters.empty() && st.queue.ready_count() > 0) {
     auto w = std::move(st.waiters.front());
     st.waiters.pop_front();
-    w.promise.deliver(st.queue.receive(w.max, w.visibility, now));
+    st.served.emplace_back(std::move(w.promise),
+                           st.queue.receive(w.max, w.visibility, now));
   }
   auto next = st.queue.next_deadline();
   for (auto i = st.waiters.begin(); i != st.waiters.end();) {
@@ -52,7 +71,63 @@ void settle(self_ptr self, time_point now) {
   }
 }
 
-std::vector<caf::error>
+/// Writes what changed, then calls `done` with the outcome (none: written,
+/// or nothing to write); waiters served meanwhile get their messages then.
+template <class F>
+void commit(self_ptr self, F done) {
+  auto& st = self->state;
+  auto served = std::exchange(st.served, {});
+  auto answer = [served, done](const caf::error& err) mutable {
+    for (auto& [rp, leases] : served) {
+      if (err)
+        rp.deliver(err);
+      else
+        rp.deliver(std::move(leases));
+    }
+    done(err);
+  };
+  if (!st.storage) {
+    answer(caf::none);
+    return;
+  }
+  auto batch = to_batch(st.queue.take_journal(), st.incarnation, st.clock);
+  for (auto& key : st.stale_keys)
+    batch.push_back(store_op{store_op::kind::erase, std::move(key), {}});
+  st.stale_keys.clear();
+  if (batch.empty()) {
+    answer(caf::none);
+    return;
+  }
+  self->request(st.storage, caf::infinite, atom::write::value,
+                std::move(batch))
+    .then([answer](atom::ok) mutable { answer(caf::none); },
+          [answer](caf::error& err) mutable { answer(err); });
+}
+
+/// Writes what changed without answering anyone but served waiters.
+void commit(self_ptr self) {
+  commit(self, [](const caf::error&) {});
+}
+
+/// Answers with `value` once what changed is written (at once in memory
+/// mode), or with the storage's error.
+template <class T>
+caf::result<T> reply(self_ptr self, T value) {
+  if (!self->state.storage) {
+    commit(self);
+    return value;
+  }
+  auto rp = self->make_response_promise<T>();
+  commit(self, [rp, value](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(value));
+  });
+  return rp;
+}
+
+caf::result<std::vector<caf::error>>
 for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
                  caf::error (message_queue::*f)(const std::string&,
                                                 caf::timespan, time_point),
@@ -63,7 +138,7 @@ for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
   for (auto& r : receipts)
     result.push_back((self->state.queue.*f)(r, arg, now));
   settle(self, now);
-  return result;
+  return reply(self, std::move(result));
 }
 
 } // namespace
@@ -76,6 +151,17 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),
                            std::move(cfg.budget)};
   st.dead_letters = cfg.dead_letters.address();
+  st.storage = std::move(cfg.storage);
+  st.incarnation = cfg.incarnation;
+  auto now = now_of(self);
+  st.clock = clock_map::at(now);
+  if (cfg.restored) {
+    restore(st.queue, *cfg.restored, st.clock, now);
+    cfg.restored.reset();
+  }
+  st.queue.set_journaling(static_cast<bool>(st.storage));
+  settle(self, now);
+  commit(self);
   // CAF tries handlers in this order: the busiest come first.
   return {
     [=](atom::enqueue, new_message& x) -> caf::result<uint64_t> {
@@ -84,7 +170,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       if (!id)
         return std::move(id.error());
       settle(self, now);
-      return *id;
+      return reply(self, *id);
     },
     [=](atom::enqueue, std::vector<new_message>& xs)
       -> caf::result<std::vector<uint64_t>> {
@@ -93,7 +179,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       if (!ids)
         return std::move(ids.error());
       settle(self, now);
-      return std::move(*ids);
+      return reply(self, std::move(*ids));
     },
     [=](atom::receive, uint32_t max, caf::timespan visibility,
         caf::timespan wait) -> caf::result<std::vector<lease>> {
@@ -103,11 +189,12 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto leases = st.queue.receive(max, vis, now);
       if (!leases.empty() || wait <= caf::timespan{0}) {
         settle(self, now);
-        return leases;
+        return reply(self, std::move(leases));
       }
       auto rp = self->make_response_promise<std::vector<lease>>();
       st.waiters.push_back(queue_state::waiter{rp, max, vis, now + wait});
       settle(self, now);
+      commit(self);
       return rp;
     },
     [=](atom::ack, const std::vector<std::string>& receipts) {
@@ -117,7 +204,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       for (auto& r : receipts)
         result.push_back(self->state.queue.ack(r, now));
       settle(self, now);
-      return result;
+      return reply(self, std::move(result));
     },
     [=](atom::release, const std::vector<std::string>& receipts,
         caf::timespan delay) {
@@ -133,31 +220,41 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto now = now_of(self);
       auto result = self->state.queue.peek(max, now);
       settle(self, now);
-      return result;
+      return reply(self, std::move(result));
     },
     [=](atom::purge) {
       auto n = self->state.queue.purge();
       settle(self, now_of(self));
-      return n;
+      return reply(self, n);
     },
     [=](atom::stats) {
       return self->state.queue.stats(now_of(self));
     },
-    [=](atom::adopt, std::string& source, std::vector<message>& xs) {
+    [=](atom::adopt, std::string& source, std::vector<moved_message>& xs) {
+      auto& st = self->state;
       auto now = now_of(self);
-      for (auto& x : xs)
-        self->state.queue.adopt(std::move(x), source, now);
+      for (auto& x : xs) {
+        st.queue.adopt(std::move(x.msg), source, now);
+        if (!x.origin.empty())
+          st.stale_keys.push_back(std::move(x.origin));
+      }
       settle(self, now);
+      commit(self);
     },
     [=](atom::redrive) {
-      auto result = self->state.queue.take_adopted();
+      std::vector<std::pair<std::string, moved_message>> result;
+      for (auto& d : self->state.queue.take_adopted())
+        result.emplace_back(std::move(d.source),
+                            moved_message{std::move(d.msg),
+                                          origin_of(self, d.slot)});
       settle(self, now_of(self));
-      return result;
+      return reply(self, std::move(result));
     },
     [=](atom::configure, queue_attributes& attrs, dead_letter_sink& dlq) {
       self->state.queue.set_attributes(std::move(attrs));
       self->state.dead_letters = dlq.address();
       settle(self, now_of(self));
+      commit(self);
     },
     [=](atom::tick) {
       auto& st = self->state;
@@ -165,6 +262,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       if (st.wake_at && *st.wake_at <= now)
         st.wake_at.reset();
       settle(self, now);
+      commit(self);
     },
   };
 }

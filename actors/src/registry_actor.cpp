@@ -8,6 +8,7 @@
 #include "actormq/errors.hpp"
 #include "actormq/log.hpp"
 #include "actormq/queue_actor.hpp"
+#include "actormq/records.hpp"
 
 namespace actormq {
 
@@ -24,7 +25,51 @@ namespace {
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
+/// Writes `ops`, then calls `done` with the outcome; without a store, at
+/// once.
+template <class F>
+void write(self_ptr self, store_batch ops, F done) {
+  if (!self->state.storage) {
+    done(caf::error{});
+    return;
+  }
+  self->request(self->state.storage, caf::infinite, atom::write::value,
+                std::move(ops))
+    .then([done](atom::ok) mutable { done(caf::error{}); },
+          [done](caf::error& err) mutable { done(err); });
+}
+
+store_op queue_record_op(const std::string& name,
+                         const registry_state::entry& e) {
+  return store_op{store_op::kind::put, records::queue_key(name),
+                  records::encode(records::queue_record{name, e.incarnation,
+                                                        e.attributes})};
+}
+
+/// Calls `f` once the queue's record is written (at once if it is), with
+/// the outcome.
+template <class F>
+void when_saved(registry_state::entry& e, F f) {
+  if (e.saved)
+    f(caf::error{});
+  else
+    e.waiting.emplace_back(std::move(f));
+}
+
+queue_actor spawn_queue(self_ptr self, const std::string& name,
+                        queue_config cfg) {
+  cfg.name = name;
+  cfg.ids = self->state.ids;
+  cfg.budget = self->state.budget;
+  cfg.dead_letters = caf::actor_cast<dead_letter_sink>(self);
+  cfg.storage = self->state.storage;
+  auto handle = self->spawn(queue, std::move(cfg));
+  self->monitor(handle);
+  return handle;
+}
+
 /// Returns the named queue, creating it with `attrs` if it does not exist.
+/// A new queue is usable once its record is written (see when_saved()).
 registry_state::entry& obtain(self_ptr self, const std::string& name,
                               const queue_attributes& attrs) {
   auto& queues = self->state.queues;
@@ -32,15 +77,47 @@ registry_state::entry& obtain(self_ptr self, const std::string& name,
   if (i != queues.end())
     return i->second;
   queue_config cfg;
-  cfg.name = name;
   cfg.attributes = attrs;
-  cfg.ids = self->state.ids;
-  cfg.budget = self->state.budget;
-  cfg.dead_letters = caf::actor_cast<dead_letter_sink>(self);
-  auto handle = self->spawn(queue, std::move(cfg));
-  self->monitor(handle);
-  return queues.emplace(name, registry_state::entry{handle, attrs})
-    .first->second;
+  // Only stored queues need an incarnation (from the ids: never reused).
+  if (self->state.storage)
+    cfg.incarnation = self->state.ids->fetch_add(1);
+  auto incarnation = cfg.incarnation;
+  auto handle = spawn_queue(self, name, std::move(cfg));
+  auto& e = queues[name];
+  e.handle = handle;
+  e.attributes = attrs;
+  e.incarnation = incarnation;
+  if (!self->state.storage)
+    return e;
+  e.saved = false;
+  write(self, {queue_record_op(name, e)}, [=](const caf::error& err) {
+    auto& queues = self->state.queues;
+    auto i = queues.find(name);
+    if (i == queues.end() || i->second.incarnation != incarnation)
+      return;
+    auto waiting = std::exchange(i->second.waiting, {});
+    if (err) {
+      // Not on disk, so not there: a later request tries again.
+      self->demonitor(handle.address());
+      self->send_exit(handle, caf::exit_reason::user_shutdown);
+      queues.erase(i);
+    } else {
+      i->second.saved = true;
+    }
+    for (auto& f : waiting)
+      f(err);
+  });
+  return e;
+}
+
+/// Removes the store keys of moved messages that have nowhere to go.
+void drop_moved(self_ptr self, std::vector<moved_message>& xs) {
+  store_batch ops;
+  for (auto& x : xs)
+    if (!x.origin.empty())
+      ops.push_back(store_op{store_op::kind::erase, std::move(x.origin), {}});
+  if (!ops.empty())
+    write(self, std::move(ops), [](const caf::error&) {});
 }
 
 caf::error check_attributes(const std::string& name,
@@ -60,10 +137,28 @@ registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
          registry_config cfg) {
   self->set_default_handler(drop_unexpected);
-  self->state.defaults = std::move(cfg.defaults);
-  self->state.ids = message_queue::make_id_source();
-  self->state.budget = std::make_shared<memory_budget>();
-  self->state.budget->limit = cfg.max_memory_bytes;
+  auto& st = self->state;
+  st.defaults = std::move(cfg.defaults);
+  st.ids = cfg.ids ? std::move(cfg.ids) : message_queue::make_id_source();
+  st.budget = std::make_shared<memory_budget>();
+  st.budget->limit = cfg.max_memory_bytes;
+  st.storage = std::move(cfg.storage);
+  if (auto recovered = std::move(cfg.recovered)) {
+    for (auto& x : recovered->queues) {
+      auto name = x->queue.name;
+      registry_state::entry e;
+      e.attributes = x->queue.attributes;
+      e.incarnation = x->queue.incarnation;
+      queue_config qcfg;
+      qcfg.attributes = e.attributes;
+      qcfg.incarnation = e.incarnation;
+      qcfg.restored = std::move(x);
+      e.handle = spawn_queue(self, name, std::move(qcfg));
+      st.queues.emplace(std::move(name), std::move(e));
+    }
+    if (!recovered->cleanup.empty())
+      write(self, std::move(recovered->cleanup), [](const caf::error&) {});
+  }
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& queues = self->state.queues;
     for (auto i = queues.begin(); i != queues.end(); ++i) {
@@ -82,14 +177,22 @@ registry(registry_actor::stateful_pointer<registry_state> self,
     self->quit(msg.reason);
   });
   return {
-    [=](atom::adopt, const std::string& source, std::vector<message>& xs) {
+    [=](atom::adopt, const std::string& source,
+        std::vector<moved_message>& xs) {
       auto& queues = self->state.queues;
       auto i = queues.find(source);
-      if (i == queues.end() || i->second.attributes.dead_letter_queue.empty())
+      if (i == queues.end()
+          || i->second.attributes.dead_letter_queue.empty()) {
+        drop_moved(self, xs);
         return;
+      }
       auto& dlq = obtain(self, i->second.attributes.dead_letter_queue,
                          self->state.defaults);
-      self->send(dlq.handle, atom::adopt::value, source, std::move(xs));
+      when_saved(dlq, [=, h = dlq.handle](const caf::error& err) mutable {
+        if (err)
+          return; // Still stored at their source: back after a restart.
+        self->send(h, atom::adopt::value, source, std::move(xs));
+      });
     },
     [=](atom::get, const std::string& name,
         bool create) -> caf::result<queue_actor> {
@@ -97,21 +200,42 @@ registry(registry_actor::stateful_pointer<registry_state> self,
         return make_error(ec::invalid_queue_name);
       auto& queues = self->state.queues;
       auto i = queues.find(name);
-      if (i != queues.end())
+      if (i != queues.end() && i->second.saved)
         return i->second.handle;
-      if (!create)
+      if (i == queues.end() && !create)
         return make_error(ec::unknown_queue);
-      return obtain(self, name, self->state.defaults).handle;
+      auto& e = obtain(self, name, self->state.defaults);
+      auto rp = self->make_response_promise<queue_actor>();
+      when_saved(e, [rp, h = e.handle](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(h);
+      });
+      return rp;
     },
     [=](atom::put, const std::string& name,
         queue_attributes& attrs) -> caf::result<queue_actor> {
       if (auto err = check_attributes(name, attrs))
         return err;
+      auto created = self->state.queues.count(name) == 0;
       auto& e = obtain(self, name, attrs);
+      auto rp = self->make_response_promise<queue_actor>();
+      auto answer = [rp, h = e.handle](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(h);
+      };
+      if (created) {
+        when_saved(e, answer);
+        return rp;
+      }
       e.attributes = attrs;
       self->send(e.handle, atom::configure::value, std::move(attrs),
                  caf::actor_cast<dead_letter_sink>(self));
-      return e.handle;
+      write(self, {queue_record_op(name, e)}, answer);
+      return rp;
     },
     [=](atom::list) -> caf::result<std::vector<queue_info>> {
       auto rp = self->make_response_promise<std::vector<queue_info>>();
@@ -168,8 +292,24 @@ registry(registry_actor::stateful_pointer<registry_state> self,
         return make_error(ec::unknown_queue);
       self->demonitor(i->second.handle.address());
       self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
+      auto incarnation = i->second.incarnation;
       queues.erase(i);
-      return true;
+      auto rp = self->make_response_promise<bool>();
+      write(self,
+            {store_op{store_op::kind::erase, records::queue_key(name), {}},
+             store_op{store_op::kind::erase_range,
+                      records::message_key(incarnation, 0),
+                      records::message_range_end(incarnation)},
+             store_op{store_op::kind::erase_range,
+                      records::dedup_range_begin(incarnation),
+                      records::dedup_range_end(incarnation)}},
+            [rp](const caf::error& err) mutable {
+              if (err)
+                rp.deliver(err);
+              else
+                rp.deliver(true);
+            });
+      return rp;
     },
     [=](atom::redrive, const std::string& name) -> caf::result<uint64_t> {
       auto& queues = self->state.queues;
@@ -179,17 +319,20 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       auto rp = self->make_response_promise<uint64_t>();
       self->request(i->second.handle, caf::infinite, atom::redrive::value)
         .then(
-          [=](std::vector<std::pair<std::string, message>>& xs) mutable {
-            std::map<std::string, std::vector<message>> by_source;
-            for (auto& [source, msg] : xs) {
+          [=](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
+            std::map<std::string, std::vector<moved_message>> by_source;
+            for (auto& [source, x] : xs) {
               // Back home, a message starts over toward max_deliveries.
-              msg.receive_count = 0;
-              by_source[source].push_back(std::move(msg));
+              x.msg.receive_count = 0;
+              by_source[source].push_back(std::move(x));
             }
             for (auto& [source, msgs] : by_source) {
               auto& home = obtain(self, source, self->state.defaults);
-              self->send(home.handle, atom::adopt::value, name,
-                         std::move(msgs));
+              when_saved(home, [=, h = home.handle, msgs = std::move(msgs)](
+                                 const caf::error& err) mutable {
+                if (!err)
+                  self->send(h, atom::adopt::value, name, std::move(msgs));
+              });
             }
             rp.deliver(static_cast<uint64_t>(xs.size()));
           },

@@ -13,6 +13,7 @@
 
 #include "actormq/atoms.hpp"
 #include "actormq/message.hpp"
+#include "actormq/store.hpp"
 
 /// Every typed actor interface of ActorMQ.
 namespace actormq {
@@ -21,7 +22,7 @@ namespace actormq {
 using dead_letter_sink = caf::typed_actor<
   // Takes dead letters from the queue named by the string; they keep their
   // ids and receive counts.
-  caf::reacts_to<atom::adopt, std::string, std::vector<message>>>;
+  caf::reacts_to<atom::adopt, std::string, std::vector<moved_message>>>;
 
 /// One queue; its rules live in `message_queue`. All times are the actor
 /// clock's (virtual under test).
@@ -53,7 +54,7 @@ using queue_actor = dead_letter_sink::extend<
   caf::replies_to<atom::stats>::with<queue_stats>,
   // Removes the adopted messages; replies with each and its source queue.
   caf::replies_to<atom::redrive>::with<
-    std::vector<std::pair<std::string, message>>>,
+    std::vector<std::pair<std::string, moved_message>>>,
   // Replaces the attributes and where dead letters go.
   caf::reacts_to<atom::configure, queue_attributes, dead_letter_sink>,
   // Internal: the next deadline of the queue is due.
@@ -91,6 +92,24 @@ using registry_actor = dead_letter_sink::extend<
   // Moves a dead-letter queue's messages back to their sources; replies
   // with how many moved. Error: ec::unknown_queue.
   caf::replies_to<atom::redrive, std::string>::with<uint64_t>>;
+
+/// @relates store_op
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_op& x) {
+  return f(caf::meta::type_name("actormq::store_op"), x.what, x.key,
+           x.value);
+}
+
+/// Writes changes to the store with group commit: the batches that arrive
+/// while a write runs go together into the next one.
+using storage_actor = caf::typed_actor<
+  // Applies the changes atomically; replies once they are as durable as
+  // the storage's fsync mode promises. Error: ec::storage_failed.
+  caf::replies_to<atom::write, store_batch>::with<atom::ok>,
+  // Replies once every write so far is synced.
+  caf::replies_to<atom::flush>::with<atom::ok>,
+  // Internal: time for a periodic sync, or to probe a failing store.
+  caf::reacts_to<atom::tick>>;
 
 /// Leases messages from a queue every interval and hands them to a handler;
 /// acks on success, releases with a backoff on failure.

@@ -35,6 +35,12 @@ using put = caf::atom_constant<caf::atom("put")>;
 using list = caf::atom_constant<caf::atom("list")>;
 /// Delete a queue.
 using remove = caf::atom_constant<caf::atom("remove")>;
+/// Write changes to the store.
+using write = caf::atom_constant<caf::atom("write")>;
+/// Make every write so far durable.
+using flush = caf::atom_constant<caf::atom("flush")>;
+/// Done.
+using ok = caf::atom_constant<caf::atom("ok")>;
 /// A periodic or scheduled wake-up.
 using tick = caf::atom_constant<caf::atom("tick")>;
 

@@ -31,6 +31,9 @@ enum class ec : uint8_t {
   invalid_attributes,
   /// All queues together hold the memory bound (--max-memory-bytes).
   out_of_memory,
+  /// The store failed to write or sync (disk full, I/O error): the change
+  /// is not durable.
+  storage_failed,
 };
 
 /// The category of ActorMQ's errors in `caf::error`.

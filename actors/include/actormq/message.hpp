@@ -57,6 +57,16 @@ struct message {
   time_point enqueued_at;
 };
 
+/// A message on its way from one queue to another (a dead letter, a
+/// redrive).
+struct moved_message {
+  message msg;
+  /// Its store key in the queue it leaves (see records::message_key): the
+  /// queue that adopts it removes that key in the write that adds its own.
+  /// Empty when nothing is stored.
+  std::string origin;
+};
+
 /// A leased message: the receiver acks it with `receipt` before `expires`,
 /// or the queue hands it out again.
 struct lease {
@@ -128,6 +138,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message& x) {
   return f(caf::meta::type_name("actormq::message"), x.id, x.data,
            x.priority, x.receive_count, x.enqueued_at);
+}
+
+/// @relates moved_message
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, moved_message& x) {
+  return f(caf::meta::type_name("actormq::moved_message"), x.msg, x.origin);
 }
 
 /// @relates lease

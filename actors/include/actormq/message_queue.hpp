@@ -12,6 +12,7 @@
 #include <queue>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -107,6 +108,47 @@ public:
   /// Returns a new id source that starts at 1.
   static id_source make_id_source();
 
+  /// A message removed to move to another queue.
+  struct departure {
+    /// Where it was in this queue.
+    uint64_t slot = 0;
+    message msg;
+    /// The queue it was adopted from (see adopt()); else empty.
+    std::string source;
+  };
+
+  /// A message as a store keeps it.
+  struct stored_message {
+    /// Its place in the queue: slots grow in arrival order.
+    uint64_t slot = 0;
+    message msg;
+    /// When it turns ready, while it waits for a delay.
+    std::optional<time_point> due;
+    /// The queue it was adopted from; else empty.
+    std::string source;
+  };
+
+  /// What changed since the last take_journal(): what a store writes to
+  /// hold the same messages. A leased message is stored as ready (with its
+  /// receive count): after a crash it is handed out again.
+  struct journal {
+    /// Every message was removed, before the changes below.
+    bool purged = false;
+    /// Messages added or changed.
+    std::vector<stored_message> puts;
+    /// Slots of messages that left.
+    std::vector<uint64_t> erases;
+    /// Dedup ids remembered: the id, its message's id, when first seen.
+    std::vector<std::tuple<std::string, uint64_t, time_point>> dedup_puts;
+    /// Dedup ids forgotten.
+    std::vector<std::string> dedup_erases;
+
+    bool empty() const noexcept {
+      return !purged && puts.empty() && erases.empty() && dedup_puts.empty()
+             && dedup_erases.empty();
+    }
+  };
+
   /// Creates an empty queue that takes ids from `ids` (its own if null)
   /// and counts its memory against `budget` (none if null).
   explicit message_queue(queue_attributes attrs = {}, id_source ids = {},
@@ -138,8 +180,24 @@ public:
   void adopt(message x, std::string source, time_point now);
 
   /// Removes and returns the messages that reached max_deliveries, for
-  /// `attributes().dead_letter_queue`.
-  std::vector<message> take_dead_letters();
+  /// `attributes().dead_letter_queue`. They stay out of the journal: the
+  /// queue that adopts them writes the move.
+  std::vector<departure> take_dead_letters();
+
+  /// Puts back a message read from a store, in its slot, without counting
+  /// it as enqueued. Restore in slot order, before anything else.
+  void restore(stored_message x, time_point now);
+
+  /// Puts back a dedup id read from a store.
+  void restore_dedup(std::string dedup_id, uint64_t id, time_point seen_at);
+
+  /// Turns the journal on (off by default, and free when off).
+  void set_journaling(bool on) noexcept {
+    journaling_ = on;
+  }
+
+  /// Returns and clears what changed since the last call.
+  journal take_journal();
 
   /// Leases up to `max` ready messages, most urgent first, for `visibility`.
   std::vector<lease> receive(size_t max, caf::timespan visibility,
@@ -173,8 +231,9 @@ public:
   std::optional<time_point> next_deadline() const;
 
   /// Removes the messages that came from other queues (see adopt()) and
-  /// returns each with the name of its source queue.
-  std::vector<std::pair<std::string, message>> take_adopted();
+  /// returns each with the name of its source queue. Like dead letters,
+  /// they stay out of the journal.
+  std::vector<departure> take_adopted();
 
   /// Returns the counters as of `now`.
   queue_stats stats(time_point now) const;
@@ -248,13 +307,16 @@ private:
   /// not.
   caf::expected<std::pair<uint64_t, entry*>>
   find_lease(const std::string& receipt, time_point now);
-  /// Removes a message (with its accounting) and returns it.
-  message erase(uint64_t slot);
+  /// Removes a message (with its accounting) and returns it; `stored`:
+  /// the store removes it too (else the queue it moves to does).
+  message erase(uint64_t slot, bool stored = true);
+  /// Notes that the message in `slot` changed, for the journal.
+  void touch(uint64_t slot);
 
   queue_attributes attrs_;
   id_source ids_;
   budget_share budget_;
-  std::vector<message> dead_letters_;
+  std::vector<departure> dead_letters_;
   std::map<uint64_t, entry> entries_;
   uint64_t next_slot_ = 0;
   std::map<int32_t, ready_bucket, std::greater<int32_t>> ready_;
@@ -268,6 +330,10 @@ private:
   uint64_t delayed_count_ = 0;
   uint64_t bytes_ = 0;
   queue_stats totals_;
+  bool journaling_ = false;
+  bool purged_ = false;
+  std::vector<uint64_t> touched_;
+  std::vector<std::string> touched_dedup_;
 };
 
 } // namespace actormq

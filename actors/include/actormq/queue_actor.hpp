@@ -8,6 +8,7 @@
 
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
+#include "actormq/recovery.hpp"
 
 namespace actormq {
 
@@ -24,6 +25,12 @@ struct queue_config {
   /// Where dead letters go; if invalid (or gone), they are dropped (and
   /// counted). The queue does not keep it alive.
   dead_letter_sink dead_letters;
+  /// Where changes are written; if invalid, the queue lives in memory only.
+  storage_actor storage;
+  /// Names this queue's records in the store (see records.hpp).
+  uint64_t incarnation = 0;
+  /// What the store held of this queue at start; may be null.
+  std::shared_ptr<recovered_queue> restored;
 };
 
 /// The state of a queue actor: the `message_queue` it guards and the
@@ -51,6 +58,19 @@ struct queue_state {
   std::deque<waiter> waiters;
   /// When the next tick is scheduled, if one is.
   std::optional<time_point> wake_at;
+  /// Where changes are written; invalid: memory only.
+  storage_actor storage;
+  /// Names this queue's records in the store.
+  uint64_t incarnation = 0;
+  /// Converts times for the store.
+  clock_map clock;
+  /// Waiters given messages whose leases are not yet written.
+  std::vector<std::pair<caf::typed_response_promise<std::vector<lease>>,
+                        std::vector<lease>>>
+    served;
+  /// Store keys to remove in the next write: where adopted messages were,
+  /// and dead letters that had nowhere to go.
+  std::vector<std::string> stale_keys;
 };
 
 /// The behaviour of a queue actor. Spawn it with

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
+#include "actormq/recovery.hpp"
 
 namespace actormq {
 
@@ -16,6 +18,14 @@ struct registry_config {
   queue_attributes defaults;
   /// Bound on what all queues hold together, in bytes; 0: none.
   uint64_t max_memory_bytes = 0;
+  /// Where queues write their changes; if invalid, all lives in memory.
+  storage_actor storage;
+  /// The id source for all queues (its own if null); with a store, the one
+  /// the storage actor records.
+  message_queue::id_source ids;
+  /// What the store held at start: the registry spawns these queues and
+  /// drops its reference. May be null.
+  std::shared_ptr<recovered_state> recovered;
 };
 
 /// Returns whether `name` is 1-80 of [A-Za-z0-9_.-].
@@ -30,6 +40,12 @@ struct registry_state {
   struct entry {
     queue_actor handle;
     queue_attributes attributes;
+    /// Names its records in the store.
+    uint64_t incarnation = 0;
+    /// Its queue record is written; until then, requests for it wait.
+    bool saved = true;
+    /// What waits for the queue record: called with the write's outcome.
+    std::vector<std::function<void(const caf::error&)>> waiting;
   };
 
   /// The queues, by name.
@@ -40,6 +56,8 @@ struct registry_state {
   message_queue::id_source ids;
   /// Shared by all queues: one memory bound.
   std::shared_ptr<memory_budget> budget;
+  /// Where changes are written; invalid: memory only.
+  storage_actor storage;
 };
 
 /// The behaviour of a registry actor. Spawn it with

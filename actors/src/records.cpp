@@ -1,0 +1,311 @@
+#include "actormq/records.hpp"
+
+#include <cstring>
+#include <limits>
+
+namespace actormq::records {
+
+namespace {
+
+constexpr uint8_t version = 1;
+
+constexpr char format_prefix = '\x01';
+constexpr char format_tag = 'V';
+constexpr char id_mark_tag = 'N';
+constexpr char queue_prefix = 'q';
+constexpr char message_prefix = 'm';
+constexpr char dedup_prefix = 'd';
+
+void put_be64(std::string& out, uint64_t x) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((x >> shift) & 0xff));
+}
+
+uint64_t get_be64(std::string_view in) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < 8; ++i)
+    x = (x << 8) | static_cast<uint8_t>(in[i]);
+  return x;
+}
+
+std::string incarnation_prefix(char kind, uint64_t incarnation) {
+  std::string key(1, kind);
+  put_be64(key, incarnation);
+  return key;
+}
+
+/// Appends little-endian integers and length-prefixed strings.
+class writer {
+public:
+  writer() {
+    out_.push_back(static_cast<char>(version));
+  }
+
+  template <class T>
+  writer& num(T x) {
+    static_assert(std::is_integral_v<T>);
+    using U = std::make_unsigned_t<T>;
+    auto u = static_cast<U>(x);
+    for (size_t i = 0; i < sizeof(T); ++i)
+      out_.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+    return *this;
+  }
+
+  writer& str(std::string_view x) {
+    num(static_cast<uint32_t>(x.size()));
+    out_.append(x);
+    return *this;
+  }
+
+  writer& span(caf::timespan x) {
+    return num(static_cast<int64_t>(x.count()));
+  }
+
+  std::string take() {
+    return std::move(out_);
+  }
+
+private:
+  std::string out_;
+};
+
+/// Reads what `writer` wrote; after the first failure every read fails.
+class reader {
+public:
+  explicit reader(std::string_view in) : in_(in) {
+    uint8_t v = version;
+    if (num(v).error_.empty() && v != version)
+      fail("unknown record version " + std::to_string(v));
+  }
+
+  template <class T>
+  reader& num(T& x) {
+    static_assert(std::is_integral_v<T>);
+    if (!take(sizeof(T)))
+      return *this;
+    using U = std::make_unsigned_t<T>;
+    U u = 0;
+    for (size_t i = 0; i < sizeof(T); ++i)
+      u |= static_cast<U>(static_cast<uint8_t>(in_[pos_ - sizeof(T) + i]))
+           << (8 * i);
+    x = static_cast<T>(u);
+    return *this;
+  }
+
+  reader& str(std::string& x) {
+    uint32_t n = 0;
+    if (num(n).take(n))
+      x.assign(in_.data() + pos_ - n, n);
+    return *this;
+  }
+
+  reader& span(caf::timespan& x) {
+    int64_t n = 0;
+    if (!num(n).error_.empty())
+      return *this;
+    if (n < 0)
+      fail("negative duration");
+    else
+      x = caf::timespan{n};
+    return *this;
+  }
+
+  void fail(std::string why) {
+    if (error_.empty())
+      error_ = std::move(why);
+  }
+
+  /// Returns the error, checking first that nothing is left over.
+  std::string finish() {
+    if (error_.empty() && pos_ != in_.size())
+      error_ = "trailing bytes";
+    return std::move(error_);
+  }
+
+private:
+  bool take(size_t n) {
+    if (!error_.empty())
+      return false;
+    if (in_.size() - pos_ < n) {
+      fail("truncated value");
+      return false;
+    }
+    pos_ += n;
+    return true;
+  }
+
+  std::string_view in_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+decoded done(reader& r, record x) {
+  auto err = r.finish();
+  if (!err.empty())
+    return {std::nullopt, std::move(err)};
+  return {std::move(x), {}};
+}
+
+decoded failed(std::string why) {
+  return {std::nullopt, std::move(why)};
+}
+
+decoded decode_queue(std::string_view name, std::string_view value) {
+  queue_record x;
+  x.name = std::string{name};
+  if (name.empty())
+    return failed("queue key without a name");
+  reader r{value};
+  auto& a = x.attributes;
+  r.num(x.incarnation)
+    .span(a.visibility)
+    .num(a.max_deliveries)
+    .str(a.dead_letter_queue)
+    .span(a.delay)
+    .span(a.retention)
+    .num(a.max_depth)
+    .num(a.max_message_bytes);
+  return done(r, std::move(x));
+}
+
+decoded decode_message(std::string_view key, std::string_view value) {
+  if (key.size() != 16)
+    return failed("message key of the wrong size");
+  message_record x;
+  x.incarnation = get_be64(key);
+  x.slot = get_be64(key.substr(8));
+  reader r{value};
+  uint8_t kind = 0;
+  r.num(x.id)
+    .num(x.priority)
+    .num(x.receive_count)
+    .num(kind)
+    .num(x.enqueued_at)
+    .num(x.due)
+    .str(x.source)
+    .str(x.data.body);
+  if (kind > static_cast<uint8_t>(payload_kind::json))
+    r.fail("unknown payload kind");
+  else if (x.id == 0)
+    r.fail("message id 0");
+  x.data.kind = static_cast<payload_kind>(kind);
+  return done(r, std::move(x));
+}
+
+decoded decode_dedup(std::string_view key, std::string_view value) {
+  if (key.size() < 8)
+    return failed("dedup key too short");
+  dedup_record x;
+  x.incarnation = get_be64(key);
+  x.dedup_id = std::string{key.substr(8)};
+  reader r{value};
+  r.num(x.id).num(x.seen_at);
+  return done(r, std::move(x));
+}
+
+} // namespace
+
+std::string format_key() {
+  return {format_prefix, format_tag};
+}
+
+std::string id_mark_key() {
+  return {format_prefix, id_mark_tag};
+}
+
+std::string queue_key(std::string_view name) {
+  std::string key(1, queue_prefix);
+  key.append(name);
+  return key;
+}
+
+std::string message_key(uint64_t incarnation, uint64_t slot) {
+  auto key = incarnation_prefix(message_prefix, incarnation);
+  put_be64(key, slot);
+  return key;
+}
+
+std::string message_range_end(uint64_t incarnation) {
+  if (incarnation == std::numeric_limits<uint64_t>::max())
+    return std::string(1, message_prefix + 1);
+  return incarnation_prefix(message_prefix, incarnation + 1);
+}
+
+std::string dedup_key(uint64_t incarnation, std::string_view dedup_id) {
+  auto key = incarnation_prefix(dedup_prefix, incarnation);
+  key.append(dedup_id);
+  return key;
+}
+
+std::string dedup_range_begin(uint64_t incarnation) {
+  return incarnation_prefix(dedup_prefix, incarnation);
+}
+
+std::string dedup_range_end(uint64_t incarnation) {
+  if (incarnation == std::numeric_limits<uint64_t>::max())
+    return std::string(1, dedup_prefix + 1);
+  return incarnation_prefix(dedup_prefix, incarnation + 1);
+}
+
+std::string encode(const queue_record& x) {
+  auto& a = x.attributes;
+  return writer{}
+    .num(x.incarnation)
+    .span(a.visibility)
+    .num(a.max_deliveries)
+    .str(a.dead_letter_queue)
+    .span(a.delay)
+    .span(a.retention)
+    .num(a.max_depth)
+    .num(a.max_message_bytes)
+    .take();
+}
+
+std::string encode(const message_record& x) {
+  return writer{}
+    .num(x.id)
+    .num(x.priority)
+    .num(x.receive_count)
+    .num(static_cast<uint8_t>(x.data.kind))
+    .num(x.enqueued_at)
+    .num(x.due)
+    .str(x.source)
+    .str(x.data.body)
+    .take();
+}
+
+std::string encode(const dedup_record& x) {
+  return writer{}.num(x.id).num(x.seen_at).take();
+}
+
+std::string encode(const id_mark& x) {
+  return writer{}.num(x.next_id).take();
+}
+
+decoded decode(std::string_view key, std::string_view value) {
+  if (key.empty())
+    return failed("empty key");
+  auto rest = key.substr(1);
+  switch (key.front()) {
+    case format_prefix:
+      if (rest.size() == 1 && rest.front() == format_tag)
+        return {format_marker{std::string{value}}, {}};
+      if (rest.size() == 1 && rest.front() == id_mark_tag) {
+        id_mark x;
+        reader r{value};
+        r.num(x.next_id);
+        return done(r, x);
+      }
+      return failed("unknown metadata key");
+    case queue_prefix:
+      return decode_queue(rest, value);
+    case message_prefix:
+      return decode_message(rest, value);
+    case dedup_prefix:
+      return decode_dedup(rest, value);
+    default:
+      return failed("unknown key kind");
+  }
+}
+
+} // namespace actormq::records
