@@ -19,6 +19,8 @@ config::config()
     consume_interval_(defaults.consume_interval),
     max_message_bytes_(static_cast<int64_t>(defaults.max_message_bytes)),
     data_dir_(defaults.data_dir),
+    fsync_("always"),
+    fsync_interval_(defaults.fsync_interval),
     log_level_("info"),
     http_threads_(static_cast<int64_t>(defaults.http_threads)),
     max_header_bytes_(static_cast<int64_t>(defaults.max_header_bytes)),
@@ -33,7 +35,13 @@ config::config()
          "time between two consumed messages, e.g. 5s or 500ms")
     .add(max_message_bytes_, "max-message-bytes",
          "largest message accepted, in bytes (default 1048576)")
-    .add(data_dir_, "data-dir", "directory for persistent state")
+    .add(data_dir_, "data-dir",
+         "directory of the store (default ./data)")
+    .add(fsync_, "fsync",
+         "always (default): answer once synced to disk; interval: answer "
+         "once written, sync every --fsync-interval; none: memory only")
+    .add(fsync_interval_, "fsync-interval",
+         "time between syncs with --fsync=interval (default 100ms)")
     .add(log_level_, "log-level", "error, warning, info (default) or debug")
     .add(http_threads_, "http-threads", "threads serving HTTP (default 2)")
     .add(max_header_bytes_, "max-header-bytes",
@@ -73,6 +81,18 @@ std::string config::validate(settings& out) const {
   if (data_dir_.empty())
     return "--data-dir must not be empty";
   result.data_dir = data_dir_;
+  if (fsync_ == "always") {
+    result.fsync = fsync_mode::always;
+  } else if (fsync_ == "interval") {
+    result.fsync = fsync_mode::interval;
+  } else if (fsync_ == "none") {
+    result.persistent = false;
+  } else {
+    return "--fsync must be always, interval or none, got '" + fsync_ + "'";
+  }
+  if (fsync_interval_ < milliseconds{1} || fsync_interval_ > seconds{60})
+    return "--fsync-interval must be between 1ms and 60s";
+  result.fsync_interval = fsync_interval_;
   if (!log::parse_level(log_level_, result.log_level))
     return "--log-level must be error, warning, info or debug, got '"
            + log_level_ + "'";

@@ -8,6 +8,7 @@
 #include <caf/timespan.hpp>
 
 #include "actormq/log.hpp"
+#include "actormq/storage_actor.hpp"
 
 namespace actormq::http {
 
@@ -23,6 +24,12 @@ struct settings {
   size_t max_message_bytes = 1024 * 1024;
   /// Where persistent state lives.
   std::string data_dir = "./data";
+  /// False with --fsync=none: everything lives in memory only.
+  bool persistent = true;
+  /// When a write counts as done.
+  fsync_mode fsync = fsync_mode::always;
+  /// Time between syncs with --fsync=interval.
+  caf::timespan fsync_interval = std::chrono::milliseconds{100};
   /// Lines below this level are dropped.
   log::level log_level = log::level::info;
   /// Threads that serve HTTP.
@@ -55,6 +62,8 @@ private:
   caf::timespan consume_interval_;
   int64_t max_message_bytes_;
   std::string data_dir_;
+  std::string fsync_;
+  caf::timespan fsync_interval_;
   std::string log_level_;
   int64_t http_threads_;
   int64_t max_header_bytes_;

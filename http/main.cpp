@@ -1,3 +1,5 @@
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -9,7 +11,9 @@
 
 #include "actormq/consumer_actor.hpp"
 #include "actormq/log.hpp"
+#include "actormq/recovery.hpp"
 #include "actormq/registry_actor.hpp"
+#include "actormq/storage_actor.hpp"
 #include "config.hpp"
 #include "server.hpp"
 
@@ -40,7 +44,40 @@ int main(int argc, char** argv) {
   registry_config rcfg;
   rcfg.defaults.max_message_bytes = opts.max_message_bytes;
   rcfg.max_memory_bytes = opts.max_memory_bytes;
-  auto registry = sys.spawn(actormq::registry, rcfg);
+  rcfg.ids = message_queue::make_id_source();
+  auto healthy = std::make_shared<std::atomic<bool>>(true);
+  if (opts.persistent) {
+    std::string err;
+    auto db = open_rocksdb_store(opts.data_dir, err);
+    if (!db) {
+      log::error(err);
+      return 1;
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto recovered = std::make_shared<recovered_state>();
+    if (auto why = recover(*db, *recovered); !why.empty()) {
+      log::error("cannot open the store in " + opts.data_dir + ": " + why);
+      return 1;
+    }
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+    log::info("recovered " + std::to_string(recovered->messages)
+              + " messages in " + std::to_string(recovered->queues.size())
+              + " queues from " + opts.data_dir + " in "
+              + std::to_string(took.count()) + " ms");
+    rcfg.ids->store(recovered->next_id);
+    rcfg.recovered = std::move(recovered);
+    storage_config stcfg;
+    stcfg.db = std::move(db);
+    stcfg.mode = opts.fsync;
+    stcfg.sync_interval = opts.fsync_interval;
+    stcfg.ids = rcfg.ids;
+    stcfg.healthy = healthy;
+    rcfg.storage = sys.spawn(actormq::storage, std::move(stcfg));
+  }
+  auto storage = rcfg.storage;
+  auto defaults = rcfg.defaults;
+  auto registry = sys.spawn(actormq::registry, std::move(rcfg));
   std::vector<consumer_actor> consumers;
   if (opts.consumers > 0) {
     caf::scoped_actor self{sys};
@@ -64,10 +101,24 @@ int main(int argc, char** argv) {
     for (auto& c : consumers)
       caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    if (!storage)
+      return;
+    // Everything written so far reaches the disk before the exit.
+    caf::scoped_actor self{sys};
+    self->request(storage, std::chrono::seconds{10}, atom::flush::value)
+      .receive([](atom::ok) {},
+               [&](caf::error& err) {
+                 log::error("final sync failed: " + sys.render(err));
+               });
+    self->send_exit(storage, caf::exit_reason::user_shutdown);
   };
-  http::server_config scfg{opts.host, opts.port, opts.http_threads,
-                           opts.max_message_bytes, opts.max_header_bytes,
-                           rcfg.defaults};
+  http::server_config scfg{opts.host,
+                           opts.port,
+                           opts.http_threads,
+                           opts.max_message_bytes,
+                           opts.max_header_bytes,
+                           defaults,
+                           opts.persistent ? healthy : nullptr};
   http::server srv{sys, registry, scfg};
   try {
     srv.start();

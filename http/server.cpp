@@ -1,10 +1,12 @@
 #include "server.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -57,6 +59,10 @@ struct shared_state {
   size_t max_body_bytes;
   /// Limits of the API.
   api_limits limits;
+  /// False while the store fails; null: no store.
+  std::shared_ptr<const std::atomic<bool>> storage_healthy;
+  /// Requests handed to a bridge and not yet answered.
+  std::atomic<int64_t> in_flight{0};
 };
 
 /// One client connection: reads requests, serves them one at a time in
@@ -97,6 +103,7 @@ public:
     std::lock_guard<std::mutex> guard{mtx_};
     if (!busy_)
       return false; // answered already (see serve_pending's error path)
+    st_->in_flight.fetch_sub(1, std::memory_order_relaxed);
     auto delivered = open_;
     finish(r);
     serve_pending();
@@ -132,7 +139,8 @@ private:
       enqueue_compat(req);
     } else if ((req.method == verb::get || req.method == verb::head)
                && path_is(req.path, "/healthz")) {
-      finish(healthy_reply());
+      auto& h = st_->storage_healthy;
+      finish(!h || h->load() ? healthy_reply() : storage_failing_reply());
     } else {
       api(req);
     }
@@ -168,6 +176,7 @@ private:
   void dispatch(api_call call) {
     auto& bridges = st_->bridges;
     auto i = st_->next_bridge.fetch_add(1, std::memory_order_relaxed);
+    st_->in_flight.fetch_add(1, std::memory_order_relaxed);
     caf::anon_send(bridges[i % bridges.size()], std::move(call),
                    responder{shared_from_this()});
   }
@@ -527,6 +536,7 @@ void server::start() {
   // client can send within the message limit must reach the parser.
   d.st->max_body_bytes = d.cfg.max_message_bytes * 6 + 64 * 1024;
   d.st->limits.defaults = d.cfg.defaults;
+  d.st->storage_healthy = d.cfg.storage_healthy;
   d.st->limits.max_message_bytes = d.cfg.max_message_bytes;
   for (size_t i = 0; i < d.cfg.threads; ++i)
     d.st->bridges.push_back(d.sys.spawn(detail::bridge, d.registry));
@@ -551,8 +561,17 @@ uint16_t server::port() const {
                          : 0;
 }
 
+/// How long stop() lets requests in flight finish.
+constexpr auto drain_time = std::chrono::milliseconds{500};
+
 void server::stop() {
   auto& d = *impl_;
+  // Requests in flight get their answers first (long polls excepted: they
+  // would hold the exit for up to 20 s).
+  auto deadline = std::chrono::steady_clock::now() + drain_time;
+  while (d.listener && d.st->in_flight.load() > 0
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
   if (d.listener)
     d.listener->shutdown();
   // Connections held by the bridges write through the listener's

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,8 @@ struct server_config {
   size_t max_header_bytes = 16 * 1024;
   /// Attributes of queues a PUT leaves out.
   queue_attributes defaults;
+  /// False while the store fails: /healthz answers 503. Null: no store.
+  std::shared_ptr<const std::atomic<bool>> storage_healthy;
 };
 
 /// The REST frontend: Pistache's TCP layer reads requests; each becomes one
