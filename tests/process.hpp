@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,44 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// The real `actormq` binary in a process of its own, and a data directory
-// for it.
+#include "temp_dir.hpp"
+
+// The real `actormq` binary in a process of its own.
 
 namespace test {
 
 using clock_type = std::chrono::steady_clock;
-
-/// A fresh directory under the system's temporary one, removed with its
-/// contents at the end.
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern = (std::filesystem::temp_directory_path() / "actormq-XXXXXX")
-                     .string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const std::string& path() const {
-    return path_;
-  }
-
-  /// Returns the --data-dir option naming this directory.
-  std::string option() const {
-    return "--data-dir=" + path_;
-  }
-
-private:
-  std::string path_;
-};
 
 class process {
 public:

@@ -148,7 +148,9 @@ storage(storage_actor::stateful_pointer<storage_state> self,
         storage_config cfg) {
   self->set_default_handler(drop_unexpected);
   auto& st = self->state;
-  st.writer = self->spawn<caf::detached + caf::linked>(writer, cfg.db);
+  st.writer = cfg.detached_writer
+                ? self->spawn<caf::detached + caf::linked>(writer, cfg.db)
+                : self->spawn<caf::linked>(writer, cfg.db);
   st.cfg = std::move(cfg);
   return {
     [=](atom::write, store_batch& ops) -> caf::result<atom::ok> {

@@ -37,6 +37,9 @@ struct storage_config {
   message_queue::id_source ids;
   /// False while the store fails (read by /healthz); may be null.
   std::shared_ptr<std::atomic<bool>> healthy;
+  /// Calls the store on a thread of its own (it blocks). Tests on CAF's
+  /// deterministic scheduler turn this off for a store that never blocks.
+  bool detached_writer = true;
 };
 
 /// The state of a storage actor.

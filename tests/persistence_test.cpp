@@ -1,0 +1,241 @@
+#include <catch2/catch.hpp>
+
+#include "actormq/errors.hpp"
+#include "actormq/records.hpp"
+#include "actormq/recovery.hpp"
+#include "actormq/registry_actor.hpp"
+#include "actormq/storage_actor.hpp"
+#include "actormq/testing.hpp"
+#include "memory_store.hpp"
+
+// The queues with a store under them, on virtual time: what is answered is
+// written, and a new registry on the same store gets it all back.
+
+using namespace actormq;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct persistence_fixture : testing::fixture {
+  std::shared_ptr<test::memory_store> db
+    = std::make_shared<test::memory_store>();
+  std::shared_ptr<std::atomic<bool>> healthy
+    = std::make_shared<std::atomic<bool>>(true);
+  storage_actor storage;
+  registry_actor reg;
+
+  persistence_fixture() {
+    start();
+  }
+
+  ~persistence_fixture() {
+    stop();
+  }
+
+  /// Starts a storage actor and a registry on what the store holds.
+  void start(fsync_mode mode = fsync_mode::always) {
+    auto recovered = std::make_shared<recovered_state>();
+    REQUIRE(recover(*db, *recovered).empty());
+    auto ids = message_queue::make_id_source();
+    ids->store(recovered->next_id);
+    storage_config scfg;
+    scfg.db = db;
+    scfg.mode = mode;
+    scfg.ids = ids;
+    scfg.healthy = healthy;
+    scfg.detached_writer = false;
+    storage = sys.spawn(actormq::storage, scfg);
+    registry_config rcfg;
+    rcfg.storage = storage;
+    rcfg.ids = ids;
+    rcfg.recovered = std::move(recovered);
+    reg = sys.spawn(registry, rcfg);
+    run();
+  }
+
+  /// Ends them, as a crash would: nothing more is written.
+  void stop() {
+    self->send_exit(reg, caf::exit_reason::kill);
+    self->send_exit(storage, caf::exit_reason::kill);
+    run();
+  }
+
+  void restart() {
+    stop();
+    start();
+  }
+
+  queue_actor get(const std::string& name) {
+    auto q = request<queue_actor>(reg, atom::get::value, name, true);
+    REQUIRE(q);
+    return *q;
+  }
+
+  caf::expected<uint64_t> enqueue(const queue_actor& q, std::string body,
+                                  std::string dedup_id = {}) {
+    new_message x;
+    x.data.body = std::move(body);
+    x.dedup_id = std::move(dedup_id);
+    return request<uint64_t>(q, atom::enqueue::value, x);
+  }
+
+  std::vector<lease> receive(const queue_actor& q, uint32_t max = 10) {
+    auto xs = request<std::vector<lease>>(q, atom::receive::value, max,
+                                          caf::timespan{30s},
+                                          caf::timespan{0});
+    REQUIRE(xs);
+    return *xs;
+  }
+
+  std::vector<message> peek(const queue_actor& q) {
+    auto xs = request<std::vector<message>>(q, atom::peek::value,
+                                            uint32_t{100});
+    REQUIRE(xs);
+    return *xs;
+  }
+
+  size_t stored_messages() {
+    size_t n = 0;
+    for (auto& [k, v] : db->data)
+      n += k.front() == 'm' ? 1 : 0;
+    return n;
+  }
+};
+
+bool is(const caf::error& err, ec code) {
+  ec x{};
+  return is_actormq_error(err, x) && x == code;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "an answered enqueue is in the store, and comes back") {
+  auto q = get("orders");
+  auto a = enqueue(q, "a");
+  auto b = enqueue(q, "b");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(stored_messages() == 2);
+  restart();
+  auto xs = peek(get("orders"));
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].id == *a);
+  CHECK(xs[0].data.body == "a");
+  CHECK(xs[1].id == *b);
+  auto c = enqueue(get("orders"), "c");
+  REQUIRE(c);
+  CHECK(*c > *b);
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "writes that arrive during a write go together") {
+  auto q = get("orders");
+  auto writes_before = db->writes;
+  for (int i = 0; i < 10; ++i) {
+    new_message x;
+    x.data.body = "m" + std::to_string(i);
+    self->send(q, atom::enqueue::value, x);
+  }
+  run();
+  // The first write goes alone; the nine that queued meanwhile, in one.
+  CHECK(db->writes - writes_before == 2);
+  CHECK(stored_messages() == 10);
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "leased messages come back ready with their counts") {
+  auto q = get("orders");
+  for (auto body : {"a", "b", "c"})
+    REQUIRE(enqueue(q, body));
+  auto leased = receive(q, 2);
+  REQUIRE(leased.size() == 2);
+  auto acked = request<std::vector<caf::error>>(
+    q, atom::ack::value, std::vector<std::string>{leased[0].receipt});
+  REQUIRE(acked);
+  restart();
+  auto xs = peek(get("orders"));
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].data.body == "b");
+  CHECK(xs[0].receive_count == 1);
+  CHECK(xs[1].data.body == "c");
+  CHECK(xs[1].receive_count == 0);
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "attributes, dead letters, purge, delete and dedup persist") {
+  queue_attributes attrs;
+  attrs.max_deliveries = 1;
+  attrs.dead_letter_queue = "orders.dlq";
+  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"orders"},
+                               attrs));
+  auto q = get("orders");
+  auto id = enqueue(q, "poison", "k1");
+  REQUIRE(id);
+  REQUIRE(receive(q).size() == 1);
+  advance(31s);
+  restart();
+  auto info = request<queue_info>(reg, atom::stats::value,
+                                  std::string{"orders"});
+  REQUIRE(info);
+  CHECK(info->attributes.max_deliveries == 1);
+  CHECK(info->stats.ready == 0);
+  auto dead = peek(get("orders.dlq"));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].id == *id);
+  CHECK(dead[0].receive_count == 1);
+  CHECK(*enqueue(get("orders"), "again", "k1") == *id);
+  auto moved = request<uint64_t>(reg, atom::redrive::value,
+                                 std::string{"orders.dlq"});
+  REQUIRE(moved);
+  CHECK(*moved == 1);
+  run();
+  restart();
+  CHECK(peek(get("orders.dlq")).empty());
+  REQUIRE(peek(get("orders")).size() == 1);
+  REQUIRE(request<uint64_t>(get("orders"), atom::purge::value));
+  REQUIRE(enqueue(get("orders.dlq"), "x"));
+  REQUIRE(request<bool>(reg, atom::remove::value, std::string{"orders.dlq"}));
+  restart();
+  CHECK(peek(get("orders")).empty());
+  auto list = request<std::vector<queue_info>>(reg, atom::list::value);
+  REQUIRE(list);
+  REQUIRE(list->size() == 1);
+  CHECK(stored_messages() == 0);
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a failing store answers storage_failed and heals itself") {
+  auto q = get("orders");
+  REQUIRE(enqueue(q, "kept"));
+  db->failing = true;
+  auto failed = enqueue(q, "not saved");
+  REQUIRE_FALSE(failed);
+  CHECK(is(failed.error(), ec::storage_failed));
+  CHECK_FALSE(healthy->load());
+  db->failing = false;
+  advance(1s);
+  run();
+  CHECK(healthy->load());
+  REQUIRE(enqueue(q, "saved"));
+  restart();
+  auto xs = peek(get("orders"));
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].data.body == "kept");
+  CHECK(xs[1].data.body == "saved");
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "with fsync=interval, writes answer at once and sync later") {
+  stop();
+  start(fsync_mode::interval);
+  auto q = get("orders");
+  auto syncs = db->syncs;
+  REQUIRE(enqueue(q, "a"));
+  CHECK(db->syncs == syncs);
+  advance(100ms);
+  run();
+  CHECK(db->syncs == syncs + 1);
+  auto flushed = request<atom::ok>(storage, atom::flush::value);
+  CHECK(flushed);
+}
