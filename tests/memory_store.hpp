@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <string>
 
@@ -58,7 +59,7 @@ public:
   }
 
   std::map<std::string, std::string> data;
-  bool failing = false;
+  std::atomic<bool> failing{false};
   int writes = 0;
   int syncs = 0;
 };

@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <optional>
+#include <thread>
 
 #include <caf/scoped_actor.hpp>
 
 #include "http_client.hpp"
+#include "memory_store.hpp"
 #include "running_server.hpp"
 
 using namespace actormq;
@@ -256,4 +259,32 @@ TEST_CASE_METHOD(server_fixture, "many connections at once all get answers") {
   for (auto& c : clients)
     CHECK(c->read_response().status == 200);
   CHECK(depth() == 50);
+}
+
+TEST_CASE("a failing store answers 507, turns /healthz 503, and heals") {
+  auto db = std::make_shared<test::memory_store>();
+  test::running_server s{1024, 0, db};
+  test::http_client c{s.port()};
+  REQUIRE(c.enqueue_json(R"({"message":"kept"})").status == 200);
+  db->failing = true;
+  auto r = c.enqueue_json(R"({"message":"not saved"})");
+  CHECK(r.status == 507);
+  CHECK(r.header("content-type").find("application/json") == 0);
+  CHECK(r.body.find("could not be saved") != std::string::npos);
+  CHECK(r.body.find("No space") == std::string::npos);
+  auto h = c.request("GET", "/healthz");
+  CHECK(h.status == 503);
+  CHECK(h.body.find("Storage is failing") != std::string::npos);
+  db->failing = false;
+  // The storage actor probes the store every 20 ms here.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (c.request("GET", "/healthz").status != 200
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  CHECK(c.request("GET", "/healthz").body == R"({"data":"ok"})");
+  CHECK(c.enqueue_json(R"({"message":"saved"})").status == 200);
+  size_t stored = 0;
+  for (auto& [k, v] : db->data)
+    stored += k.front() == 'm' ? 1 : 0;
+  CHECK(stored == 2);
 }
