@@ -13,7 +13,7 @@ bare_port=18110
 mq_port=18111
 # shellcheck source=bench/servers.sh
 . "$here/servers.sh"
-start_servers --consumers=0
+start_servers --consumers=0 --fsync=none
 bare=$(wrk -t2 -c64 -d10s -s "$here/post.lua" "http://127.0.0.1:$bare_port/enqueue" \
   | awk '/^RESULT/ { split($2, r, "="); split($3, s, "="); printf "%.0f", r[2] / s[2] }')
 single=$("$build/cycle_client" "$mq_port" single "$messages" 1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Load test of POST /enqueue against a bare Pistache handler, both measured
-# in the same run, alternating, so the ratio holds on a noisy machine.
+# Load test of POST /enqueue (in memory: --fsync=none) against a bare
+# Pistache handler, both measured in the same run, alternating, so the ratio
+# holds on a noisy machine. bench/durable.sh measures --fsync=always.
 #
 #   bench/enqueue.sh [BUILD_DIR]     (default: build)
 #   env: DURATION=10 (s per round)  CONNECTIONS=64  ROUNDS=3
@@ -9,29 +10,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
-duration=${DURATION:-10}
-connections=${CONNECTIONS:-64}
-rounds=${ROUNDS:-3}
-bare_port=18100
-mq_port=18101
 # shellcheck source=bench/servers.sh
 . "$here/servers.sh"
-start_servers
-
-# One round: prints "req_per_s p99_us errors".
-round() {
-  wrk -t2 -c"$connections" -d"${duration}s" -s "$here/post.lua" \
-    "http://127.0.0.1:$1/enqueue" \
-    | awk '/^RESULT/ {
-        split($2, r, "="); split($3, s, "="); split($4, e, "=");
-        split($6, p, "=");
-        printf "%.0f %d %d\n", r[2] / s[2], p[2], e[2] }'
-}
+start_servers --fsync=none
 
 best_bare=0; best_bare_p99=0; best_mq=0; best_mq_p99=0
 for i in $(seq "$rounds"); do
-  read -r b bp be < <(round "$bare_port")
-  read -r m mp me < <(round "$mq_port")
+  read -r b bp be < <(wrk_post "$bare_port")
+  read -r m mp me < <(wrk_post "$mq_port")
   printf 'round %d: bare %7d req/s p99 %6d us (%d errors) | enqueue %7d req/s p99 %6d us (%d errors)\n' \
     "$i" "$b" "$bp" "$be" "$m" "$mp" "$me"
   if (( b > best_bare )); then best_bare=$b; best_bare_p99=$bp; fi

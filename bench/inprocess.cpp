@@ -27,6 +27,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actormq/queue_actor.hpp"
+#include "actormq/records.hpp"
+#include "actormq/store.hpp"
 #include "actormq/registry_actor.hpp"
 
 using namespace actormq;
@@ -275,11 +277,55 @@ void run_queues(caf::actor_system& sys, size_t count) {
   self->send_exit(reg, caf::exit_reason::user_shutdown);
 }
 
+/// Writes a store in `dir` that holds `count` ready 100-byte messages in the
+/// queue "default", as actormq would have written them; bench/recovery.sh
+/// then times a start on it.
+int run_fill(const std::string& dir, size_t count) {
+  std::string err;
+  auto db = actormq::open_rocksdb_store(dir, err);
+  if (!db) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  using namespace actormq::records;
+  using actormq::store_op;
+  constexpr uint64_t incarnation = 1;
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  actormq::store_batch batch{
+    {store_op::kind::put, format_key(), std::string{format}},
+    {store_op::kind::put, queue_key("default"),
+     encode(queue_record{"default", incarnation, {}})}};
+  for (size_t i = 0; i < count; ++i) {
+    message_record m;
+    m.incarnation = incarnation;
+    m.slot = i;
+    m.id = i + 2;
+    m.data.body = std::string(100, 'x');
+    m.enqueued_at = now;
+    batch.push_back({store_op::kind::put, message_key(incarnation, i),
+                     encode(m)});
+    if (batch.size() == 10000 || i + 1 == count) {
+      if (err = db->write(batch, false); !err.empty()) {
+        std::fprintf(stderr, "%s\n", err.c_str());
+        return 1;
+      }
+      batch.clear();
+    }
+  }
+  err = db->sync();
+  std::printf("%zu messages written to %s\n", count, dir.c_str());
+  return err.empty() ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "cycle";
   size_t n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 0;
+  if (mode == "fill" && argc > 3)
+    return run_fill(argv[3], n);
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
@@ -290,7 +336,8 @@ int main(int argc, char** argv) {
   else if (mode == "queues")
     run_queues(sys, n ? n : 10000);
   else {
-    std::fprintf(stderr, "usage: inprocess cycle|depth|queues [N]\n");
+    std::fprintf(stderr, "usage: inprocess cycle|depth|queues [N]\n"
+                         "       inprocess fill N DIR\n");
     return 2;
   }
   return 0;

@@ -1,6 +1,11 @@
 # Sourced by the bench scripts: starts the bare Pistache handler on
 # $bare_port and actormq on $mq_port (extra flags: $@ and $ACTORMQ_ARGS),
-# waits until both answer, and stops them on exit. Needs $build.
+# waits until both answer, and stops them on exit. Needs $build and $here.
+duration=${DURATION:-10}
+connections=${CONNECTIONS:-64}
+rounds=${ROUNDS:-3}
+bare_port=${bare_port:-18100}
+mq_port=${mq_port:-18101}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 data=$(mktemp -d)
 pids=()
@@ -27,4 +32,16 @@ start_servers() {
     --log-level=warning "$@" ${ACTORMQ_ARGS:-} & pids+=($!)
   wait_port "$bare_port"
   wait_port "$mq_port"
+}
+
+# One wrk round of POST /enqueue (bench/post.lua, 100-byte messages) against
+# 127.0.0.1:$1 with $connections connections for $duration seconds; prints
+# "req_per_s p99_us errors".
+wrk_post() {
+  wrk -t2 -c"$connections" -d"${duration}s" -s "$here/post.lua" \
+    "http://127.0.0.1:$1/enqueue" \
+    | awk '/^RESULT/ {
+        split($2, r, "="); split($3, s, "="); split($4, e, "=");
+        split($6, p, "=");
+        printf "%.0f %d %d\n", r[2] / s[2], p[2], e[2] }'
 }
