@@ -34,6 +34,13 @@ std::string incarnation_prefix(char kind, uint64_t incarnation) {
   return key;
 }
 
+/// Returns the first key past every key of `kind` and `incarnation`.
+std::string range_end(char kind, uint64_t incarnation) {
+  if (incarnation == std::numeric_limits<uint64_t>::max())
+    return std::string(1, static_cast<char>(kind + 1));
+  return incarnation_prefix(kind, incarnation + 1);
+}
+
 /// Appends little-endian integers and length-prefixed strings.
 class writer {
 public:
@@ -226,9 +233,7 @@ std::string message_key(uint64_t incarnation, uint64_t slot) {
 }
 
 std::string message_range_end(uint64_t incarnation) {
-  if (incarnation == std::numeric_limits<uint64_t>::max())
-    return std::string(1, message_prefix + 1);
-  return incarnation_prefix(message_prefix, incarnation + 1);
+  return range_end(message_prefix, incarnation);
 }
 
 std::string dedup_key(uint64_t incarnation, std::string_view dedup_id) {
@@ -242,9 +247,7 @@ std::string dedup_range_begin(uint64_t incarnation) {
 }
 
 std::string dedup_range_end(uint64_t incarnation) {
-  if (incarnation == std::numeric_limits<uint64_t>::max())
-    return std::string(1, dedup_prefix + 1);
-  return incarnation_prefix(dedup_prefix, incarnation + 1);
+  return range_end(dedup_prefix, incarnation);
 }
 
 std::string encode(const queue_record& x) {

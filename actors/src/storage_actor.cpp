@@ -76,6 +76,16 @@ void deliver(promises& ps, const caf::error& err) {
 
 void kick(self_ptr self);
 
+/// After a failed write or sync: answers `waiting` with the error and
+/// starts probing the store.
+void failed(self_ptr self, promises& waiting, const caf::error& err) {
+  self->state.busy = false;
+  set_healthy(self, false);
+  deliver(waiting, err);
+  arm(self);
+  kick(self);
+}
+
 /// Syncs for the callers of flush.
 void sync(self_ptr self) {
   auto& st = self->state;
@@ -90,13 +100,7 @@ void sync(self_ptr self) {
         deliver(waiting, caf::none);
         kick(self);
       },
-      [=](caf::error& err) mutable {
-        self->state.busy = false;
-        set_healthy(self, false);
-        deliver(waiting, err);
-        arm(self);
-        kick(self);
-      });
+      [=](caf::error& err) mutable { failed(self, waiting, err); });
 }
 
 /// Starts the next write if none runs: everything that arrived meanwhile
@@ -132,13 +136,7 @@ void kick(self_ptr self) {
         arm(self);
         kick(self);
       },
-      [=](caf::error& err) mutable {
-        self->state.busy = false;
-        set_healthy(self, false);
-        deliver(waiting, err);
-        arm(self);
-        kick(self);
-      });
+      [=](caf::error& err) mutable { failed(self, waiting, err); });
 }
 
 } // namespace
