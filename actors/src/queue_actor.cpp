@@ -77,7 +77,8 @@ template <class F>
 void commit(self_ptr self, F done) {
   auto& st = self->state;
   auto served = std::exchange(st.served, {});
-  auto answer = [served, done](const caf::error& err) mutable {
+  auto answer = [served = std::move(served),
+                 done = std::move(done)](const caf::error& err) mutable {
     for (auto& [rp, leases] : served) {
       if (err)
         rp.deliver(err);
@@ -118,7 +119,7 @@ caf::result<T> reply(self_ptr self, T value) {
     return value;
   }
   auto rp = self->make_response_promise<T>();
-  commit(self, [rp, value](const caf::error& err) mutable {
+  commit(self, [rp, value = std::move(value)](const caf::error& err) mutable {
     if (err)
       rp.deliver(err);
     else

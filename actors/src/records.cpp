@@ -146,6 +146,21 @@ private:
   std::string error_;
 };
 
+/// The fields of a queue record after its version byte, in order: one list
+/// for encode() (a writer) and decode() (a reader).
+template <class Codec, class Queue>
+Codec& queue_fields(Codec& c, Queue& x) {
+  auto& a = x.attributes;
+  return c.num(x.incarnation)
+    .span(a.visibility)
+    .num(a.max_deliveries)
+    .str(a.dead_letter_queue)
+    .span(a.delay)
+    .span(a.retention)
+    .num(a.max_depth)
+    .num(a.max_message_bytes);
+}
+
 decoded done(reader& r, record x) {
   auto err = r.finish();
   if (!err.empty())
@@ -163,15 +178,7 @@ decoded decode_queue(std::string_view name, std::string_view value) {
   if (name.empty())
     return failed("queue key without a name");
   reader r{value};
-  auto& a = x.attributes;
-  r.num(x.incarnation)
-    .span(a.visibility)
-    .num(a.max_deliveries)
-    .str(a.dead_letter_queue)
-    .span(a.delay)
-    .span(a.retention)
-    .num(a.max_depth)
-    .num(a.max_message_bytes);
+  queue_fields(r, x);
   return done(r, std::move(x));
 }
 
@@ -251,17 +258,8 @@ std::string dedup_range_end(uint64_t incarnation) {
 }
 
 std::string encode(const queue_record& x) {
-  auto& a = x.attributes;
-  return writer{}
-    .num(x.incarnation)
-    .span(a.visibility)
-    .num(a.max_deliveries)
-    .str(a.dead_letter_queue)
-    .span(a.delay)
-    .span(a.retention)
-    .num(a.max_depth)
-    .num(a.max_message_bytes)
-    .take();
+  writer w;
+  return queue_fields(w, x).take();
 }
 
 std::string encode(const message_record& x) {
