@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     stcfg.sync_interval = opts.fsync_interval;
     stcfg.ids = rcfg.ids;
     stcfg.healthy = healthy;
-    rcfg.storage = sys.spawn(actormq::storage, std::move(stcfg));
+    rcfg.storage = sys.spawn<caf::detached>(actormq::storage, std::move(stcfg));
   }
   auto storage = rcfg.storage;
   auto defaults = rcfg.defaults;

@@ -43,7 +43,6 @@ struct persistence_fixture : testing::fixture {
     scfg.mode = mode;
     scfg.ids = ids;
     scfg.healthy = healthy;
-    scfg.detached_writer = false;
     storage = sys.spawn(actormq::storage, scfg);
     registry_config rcfg;
     rcfg.storage = storage;
@@ -129,7 +128,7 @@ TEST_CASE_METHOD(persistence_fixture,
 }
 
 TEST_CASE_METHOD(persistence_fixture,
-                 "writes that arrive during a write go together") {
+                 "a burst of requests to a queue costs one write") {
   auto q = get("orders");
   auto writes_before = db->writes;
   for (int i = 0; i < 10; ++i) {
@@ -138,9 +137,22 @@ TEST_CASE_METHOD(persistence_fixture,
     self->send(q, atom::enqueue::value, x);
   }
   run();
-  // The first write goes alone; the nine that queued meanwhile, in one.
-  CHECK(db->writes - writes_before == 2);
+  CHECK(db->writes - writes_before == 1);
   CHECK(stored_messages() == 10);
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "writes of several queues that wait together go in one") {
+  std::vector<queue_actor> qs{get("a"), get("b"), get("c")};
+  auto writes_before = db->writes;
+  for (auto& q : qs) {
+    new_message x;
+    x.data.body = "m";
+    self->send(q, atom::enqueue::value, x);
+  }
+  run();
+  CHECK(db->writes - writes_before == 1);
+  CHECK(stored_messages() == 3);
 }
 
 TEST_CASE_METHOD(persistence_fixture,

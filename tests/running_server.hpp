@@ -58,7 +58,7 @@ private:
     c.db = std::move(db);
     c.healthy = std::move(healthy);
     c.probe_interval = std::chrono::milliseconds{20};
-    return sys.spawn(actormq::storage, c);
+    return sys.spawn<caf::detached>(actormq::storage, c);
   }
 
   static actormq::registry_config

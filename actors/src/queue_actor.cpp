@@ -1,5 +1,7 @@
 #include "actormq/queue_actor.hpp"
 
+#include <iterator>
+
 #include <caf/actor_cast.hpp>
 
 #include "actormq/errors.hpp"
@@ -71,43 +73,81 @@ void settle(self_ptr self, time_point now) {
   }
 }
 
-/// Writes what changed, then calls `done` with the outcome (none: written,
-/// or nothing to write); waiters served meanwhile get their messages then.
-template <class F>
-void commit(self_ptr self, F done) {
-  auto& st = self->state;
-  auto served = std::exchange(st.served, {});
-  auto answer = [served = std::move(served),
-                 done = std::move(done)](const caf::error& err) mutable {
-    for (auto& [rp, leases] : served) {
-      if (err)
-        rp.deliver(err);
-      else
-        rp.deliver(std::move(leases));
-    }
-    done(err);
+/// Returns a callback that answers `rp` with `value` once written, or
+/// with the write's error.
+template <class T>
+queue_state::on_written answer(caf::typed_response_promise<T> rp, T value) {
+  return [rp = std::move(rp),
+          value = std::move(value)](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(value));
   };
-  if (!st.storage) {
-    answer(caf::none);
-    return;
-  }
+}
+
+/// Answers those who waited for the oldest write in flight; `err` is its
+/// outcome (none: written). The store answers writes in order.
+void written(self_ptr self, const caf::error& err) {
+  auto& in_flight = self->state.in_flight;
+  auto done = std::move(in_flight.front());
+  in_flight.pop_front();
+  for (auto& f : done)
+    f(err);
+}
+
+/// Sends what changed since the last write to the store, for those
+/// waiting in `on_write`. Called at the end of a burst of messages (see
+/// commit), so a burst costs one write request, not one per message.
+void write(self_ptr self) {
+  auto& st = self->state;
   auto batch = to_batch(st.queue.take_journal(), st.incarnation, st.clock);
   for (auto& key : st.stale_keys)
     batch.push_back(store_op{store_op::kind::erase, std::move(key), {}});
   st.stale_keys.clear();
+  auto done = std::exchange(st.on_write, {});
   if (batch.empty()) {
-    answer(caf::none);
+    // Nothing new: answer after what is in flight, which they may have seen.
+    if (st.in_flight.empty()) {
+      for (auto& f : done)
+        f(caf::none);
+    } else {
+      auto& last = st.in_flight.back();
+      std::move(done.begin(), done.end(), std::back_inserter(last));
+    }
     return;
   }
+  st.in_flight.push_back(std::move(done));
   self->request(st.storage, caf::infinite, atom::write::value,
                 std::move(batch))
-    .then([answer](atom::ok) mutable { answer(caf::none); },
-          [answer](caf::error& err) mutable { answer(err); });
+    .then([self](atom::ok) { written(self, caf::none); },
+          [self](caf::error& err) { written(self, err); });
+}
+
+/// Calls `done` with the outcome (none: written, or nothing to write) once
+/// every change so far is written; waiters served meanwhile get their
+/// messages then. The write goes out once the messages already in the
+/// mailbox are handled: a commit to self queues behind them.
+void commit(self_ptr self, queue_state::on_written done) {
+  auto& st = self->state;
+  for (auto& [rp, leases] : st.served)
+    st.on_write.push_back(answer(std::move(rp), std::move(leases)));
+  st.served.clear();
+  if (done)
+    st.on_write.push_back(std::move(done));
+  if (!st.storage) {
+    auto now = std::exchange(st.on_write, {});
+    for (auto& f : now)
+      f(caf::none);
+  } else if (!st.commit_sent) {
+    st.commit_sent = true;
+    self->send(self, atom::commit::value);
+  }
 }
 
 /// Writes what changed without answering anyone but served waiters.
 void commit(self_ptr self) {
-  commit(self, [](const caf::error&) {});
+  commit(self, nullptr);
 }
 
 /// Answers with `value` once what changed is written (at once in memory
@@ -119,12 +159,7 @@ caf::result<T> reply(self_ptr self, T value) {
     return value;
   }
   auto rp = self->make_response_promise<T>();
-  commit(self, [rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
+  commit(self, answer(rp, std::move(value)));
   return rp;
 }
 
@@ -256,6 +291,10 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       self->state.dead_letters = dlq.address();
       settle(self, now_of(self));
       commit(self);
+    },
+    [=](atom::commit) {
+      self->state.commit_sent = false;
+      write(self);
     },
     [=](atom::tick) {
       auto& st = self->state;

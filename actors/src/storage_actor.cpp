@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include <caf/event_based_actor.hpp>
-
 #include "actormq/errors.hpp"
 #include "actormq/log.hpp"
 #include "actormq/records.hpp"
@@ -16,30 +14,6 @@ namespace {
 using self_ptr = storage_actor::stateful_pointer<storage_state>;
 
 using promises = std::vector<caf::typed_response_promise<atom::ok>>;
-
-/// Calls the store. Blocking: runs detached, on a thread of its own.
-caf::behavior writer(caf::event_based_actor* self, std::shared_ptr<store> db) {
-  self->set_default_handler(drop_unexpected);
-  auto failed = [db](const char* what, std::string why) {
-    log::error(std::string{"storage: "} + what + " failed: " + why);
-    if (auto still = db->resume(); !still.empty())
-      log::error("storage: cannot resume yet: " + still);
-    return make_error(ec::storage_failed);
-  };
-  return {
-    [=](atom::write, const store_batch& ops,
-        bool sync) -> caf::result<atom::ok> {
-      if (auto err = db->write(ops, sync); !err.empty())
-        return failed("write", std::move(err));
-      return atom::ok::value;
-    },
-    [=](atom::flush) -> caf::result<atom::ok> {
-      if (auto err = db->sync(); !err.empty())
-        return failed("sync", std::move(err));
-      return atom::ok::value;
-    },
-  };
-}
 
 void set_healthy(self_ptr self, bool x) {
   auto& h = self->state.cfg.healthy;
@@ -74,69 +48,62 @@ void deliver(promises& ps, const caf::error& err) {
   }
 }
 
-void kick(self_ptr self);
+/// Has what is pending written once the messages already in the mailbox
+/// are handled: the writes among them join the same batch, and so do those
+/// that arrive while a write blocks (group commit).
+void commit_later(self_ptr self) {
+  auto& st = self->state;
+  if (st.commit_sent)
+    return;
+  st.commit_sent = true;
+  self->send(self, atom::commit::value);
+}
 
-/// After a failed write or sync: answers `waiting` with the error and
-/// starts probing the store.
-void failed(self_ptr self, promises& waiting, const caf::error& err) {
-  self->state.busy = false;
+/// After a failed store call: logs it, tries to make the store writable
+/// again, and probes it until a write succeeds.
+caf::error failed(self_ptr self, const char* what, const std::string& why) {
+  log::error(std::string{"storage: "} + what + " failed: " + why);
+  if (auto still = self->state.cfg.db->resume(); !still.empty())
+    log::error("storage: cannot resume yet: " + still);
   set_healthy(self, false);
-  deliver(waiting, err);
-  arm(self);
-  kick(self);
+  return make_error(ec::storage_failed);
 }
 
-/// Syncs for the callers of flush.
-void sync(self_ptr self) {
+/// Writes everything pending in one batch (with the id mark), syncs for
+/// the callers of flush and when an interval sync is due, then answers.
+/// Blocks on the disk: the actor runs on a thread of its own.
+void commit(self_ptr self) {
   auto& st = self->state;
-  st.busy = true;
-  st.sync_due = false;
-  auto waiting = std::exchange(st.flushing, {});
-  self->request(st.writer, caf::infinite, atom::flush::value)
-    .then(
-      [=](atom::ok) mutable {
-        self->state.busy = false;
-        self->state.unsynced = false;
-        deliver(waiting, caf::none);
-        kick(self);
-      },
-      [=](caf::error& err) mutable { failed(self, waiting, err); });
-}
-
-/// Starts the next write if none runs: everything that arrived meanwhile
-/// goes in one batch (group commit).
-void kick(self_ptr self) {
-  auto& st = self->state;
-  if (st.busy)
-    return;
-  if (st.waiting.empty() && !st.probe) {
-    if (!st.flushing.empty() || st.sync_due)
-      sync(self);
-    return;
-  }
-  st.busy = true;
-  st.probe = false;
-  auto ops = std::exchange(st.pending, {});
+  st.commit_sent = false;
   auto waiting = std::exchange(st.waiting, {});
-  auto mark = st.cfg.ids ? st.cfg.ids->load() : 0;
-  if (mark > st.id_mark)
-    ops.push_back(store_op{store_op::kind::put, records::id_mark_key(),
-                           records::encode(records::id_mark{mark})});
-  auto synced = st.cfg.mode == fsync_mode::always;
-  self->request(st.writer, caf::infinite, atom::write::value, std::move(ops),
-                synced)
-    .then(
-      [=](atom::ok) mutable {
-        auto& st = self->state;
-        st.busy = false;
-        st.id_mark = std::max(st.id_mark, mark);
-        st.unsynced = st.unsynced || !synced;
-        set_healthy(self, true);
-        deliver(waiting, caf::none);
-        arm(self);
-        kick(self);
-      },
-      [=](caf::error& err) mutable { failed(self, waiting, err); });
+  auto flushing = std::exchange(st.flushing, {});
+  caf::error err;
+  if (!waiting.empty() || st.probe) {
+    st.probe = false;
+    auto ops = std::exchange(st.pending, {});
+    auto mark = st.cfg.ids ? st.cfg.ids->load() : 0;
+    if (mark > st.id_mark)
+      ops.push_back(store_op{store_op::kind::put, records::id_mark_key(),
+                             records::encode(records::id_mark{mark})});
+    auto synced = st.cfg.mode == fsync_mode::always;
+    if (auto why = st.cfg.db->write(ops, synced); !why.empty()) {
+      err = failed(self, "write", why);
+    } else {
+      st.id_mark = std::max(st.id_mark, mark);
+      st.unsynced = st.unsynced || !synced;
+      set_healthy(self, true);
+    }
+  }
+  if (!err && (!flushing.empty() || (st.sync_due && st.unsynced))) {
+    if (auto why = st.cfg.db->sync(); !why.empty())
+      err = failed(self, "sync", why);
+    else
+      st.unsynced = false;
+  }
+  st.sync_due = false;
+  deliver(waiting, err);
+  deliver(flushing, err);
+  arm(self);
 }
 
 } // namespace
@@ -145,26 +112,23 @@ storage_actor::behavior_type
 storage(storage_actor::stateful_pointer<storage_state> self,
         storage_config cfg) {
   self->set_default_handler(drop_unexpected);
-  auto& st = self->state;
-  st.writer = cfg.detached_writer
-                ? self->spawn<caf::detached + caf::linked>(writer, cfg.db)
-                : self->spawn<caf::linked>(writer, cfg.db);
-  st.cfg = std::move(cfg);
+  self->state.cfg = std::move(cfg);
   return {
     [=](atom::write, store_batch& ops) -> caf::result<atom::ok> {
       auto& st = self->state;
       auto rp = self->make_response_promise<atom::ok>();
       std::move(ops.begin(), ops.end(), std::back_inserter(st.pending));
       st.waiting.push_back(rp);
-      kick(self);
+      commit_later(self);
       return rp;
     },
     [=](atom::flush) -> caf::result<atom::ok> {
       auto rp = self->make_response_promise<atom::ok>();
       self->state.flushing.push_back(rp);
-      kick(self);
+      commit_later(self);
       return rp;
     },
+    [=](atom::commit) { commit(self); },
     [=](atom::tick) {
       auto& st = self->state;
       st.timer_armed = false;
@@ -175,8 +139,7 @@ storage(storage_actor::stateful_pointer<storage_state> self,
       } else if (st.unsynced) {
         st.sync_due = true;
       }
-      kick(self);
-      arm(self);
+      commit_later(self);
     },
   };
 }

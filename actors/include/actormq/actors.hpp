@@ -57,6 +57,8 @@ using queue_actor = dead_letter_sink::extend<
     std::vector<std::pair<std::string, moved_message>>>,
   // Replaces the attributes and where dead letters go.
   caf::reacts_to<atom::configure, queue_attributes, dead_letter_sink>,
+  // Internal: writes the changes made so far to the store.
+  caf::reacts_to<atom::commit>,
   // Internal: the next deadline of the queue is due.
   caf::reacts_to<atom::tick>>;
 
@@ -108,6 +110,8 @@ using storage_actor = caf::typed_actor<
   caf::replies_to<atom::write, store_batch>::with<atom::ok>,
   // Replies once every write so far is synced.
   caf::replies_to<atom::flush>::with<atom::ok>,
+  // Internal: writes what was batched so far.
+  caf::reacts_to<atom::commit>,
   // Internal: time for a periodic sync, or to probe a failing store.
   caf::reacts_to<atom::tick>>;
 

@@ -41,6 +41,8 @@ using write = caf::atom_constant<caf::atom("write")>;
 using flush = caf::atom_constant<caf::atom("flush")>;
 /// Done.
 using ok = caf::atom_constant<caf::atom("ok")>;
+/// Internal: write what was batched so far.
+using commit = caf::atom_constant<caf::atom("commit")>;
 /// A periodic or scheduled wake-up.
 using tick = caf::atom_constant<caf::atom("tick")>;
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -71,6 +72,14 @@ struct queue_state {
   /// Store keys to remove in the next write: where adopted messages were,
   /// and dead letters that had nowhere to go.
   std::vector<std::string> stale_keys;
+  /// Called with the outcome of a write (none: written).
+  using on_written = std::function<void(const caf::error&)>;
+  /// Who waits for the changes not yet sent to the store.
+  std::vector<on_written> on_write;
+  /// Who waits for each write in flight, oldest first.
+  std::deque<std::vector<on_written>> in_flight;
+  /// A commit to self is on its way (see commit in queue_actor.cpp).
+  bool commit_sent = false;
 };
 
 /// The behaviour of a queue actor. Spawn it with

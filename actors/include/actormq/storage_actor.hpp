@@ -37,9 +37,6 @@ struct storage_config {
   message_queue::id_source ids;
   /// False while the store fails (read by /healthz); may be null.
   std::shared_ptr<std::atomic<bool>> healthy;
-  /// Calls the store on a thread of its own (it blocks). Tests on CAF's
-  /// deterministic scheduler turn this off for a store that never blocks.
-  bool detached_writer = true;
 };
 
 /// The state of a storage actor.
@@ -52,8 +49,9 @@ struct storage_state {
   std::vector<caf::typed_response_promise<atom::ok>> waiting;
   /// Callers of flush, answered after the next sync.
   std::vector<caf::typed_response_promise<atom::ok>> flushing;
-  /// A write (or sync) runs on the writer thread.
-  bool busy = false;
+  /// A commit to self is on its way (see commit_later in
+  /// storage_actor.cpp).
+  bool commit_sent = false;
   /// Writes since the last sync (fsync_mode::interval).
   bool unsynced = false;
   /// A sync is due (fsync_mode::interval).
@@ -65,13 +63,13 @@ struct storage_state {
   /// The id mark last written.
   uint64_t id_mark = 0;
   storage_config cfg;
-  /// Runs the blocking store calls on a thread of its own.
-  caf::actor writer;
 };
 
-/// The behaviour of a storage actor. Spawn it with
-/// `sys.spawn(actormq::storage, cfg)`; it never blocks a scheduler thread
-/// (the store is called from a detached writer).
+/// The behaviour of a storage actor. It calls the store, which blocks on
+/// the disk: spawn it on a thread of its own with
+/// `sys.spawn<caf::detached>(actormq::storage, cfg)`, so that no scheduler
+/// thread ever waits for the disk. (Tests on CAF's deterministic scheduler
+/// spawn it without `detached`, on a store that never blocks.)
 storage_actor::behavior_type
 storage(storage_actor::stateful_pointer<storage_state> self,
         storage_config cfg);
