@@ -5,6 +5,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 namespace actormq {
@@ -133,9 +134,22 @@ std::unique_ptr<store> open_rocksdb_store(const std::string& dir,
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
   opts.IncreaseParallelism(2);
-  opts.OptimizeLevelStyleCompaction();
-  // Memtables flush (and old WAL files go) once the WAL holds this much.
-  opts.max_total_wal_size = 64 * 1024 * 1024;
+  // A queue writes each message, rewrites it when leased and deletes it
+  // when acked: most of what reaches the disk is dead soon after. Small
+  // memtables (16 MiB, at most 3) bound the WAL and what a start replays;
+  // compaction follows the deletes, so the files stay near the live
+  // messages: level 0 compacts from 2 files on, and a file where half of
+  // any 1024 consecutive entries are deletes is compacted at once
+  // (RocksDB's advice for queues). Messages are short-lived: no
+  // compression, which would cost CPU on every flush and compaction.
+  opts.write_buffer_size = 16 << 20;
+  opts.max_write_buffer_number = 3;
+  opts.level0_file_num_compaction_trigger = 2;
+  opts.target_file_size_base = 16 << 20;
+  opts.max_bytes_for_level_base = 64 << 20;
+  opts.compression = rocksdb::kNoCompression;
+  opts.table_properties_collector_factories.push_back(
+    rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
   opts.keep_log_file_num = 2;
   rocksdb::DB* db = nullptr;
   auto st = rocksdb::DB::Open(opts, dir, &db);
