@@ -2,11 +2,12 @@
 # Durable enqueue: POST /enqueue with --fsync=always against the same server
 # in memory (--fsync=none), and Redis with appendonly yes + appendfsync
 # always (redis-benchmark LPUSH), all in one run, alternating rounds.
-# 64 connections, 100-byte messages. Then: disk bytes per message, and disk
-# use after an enqueue/ack run.
+# 64 connections, 100-byte messages. Then: disk bytes per message, disk use
+# during and after a long enqueue/ack run, and RocksDB's write stalls.
 #
 #   bench/durable.sh [BUILD_DIR]     (default: build)
 #   env: DURATION=10 (s per round)  CONNECTIONS=64  ROUNDS=3
+#        CHURN=2000000 (messages)  SETTLE=10 (s)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
@@ -43,19 +44,43 @@ for i in $(seq "$rounds"); do
   if (( d > best_dur )); then best_dur=$d; best_dur_p99=$dp; fi
   if (( r > best_redis )); then best_redis=$r; fi
 done
-count=$(curl -s http://127.0.0.1:$mq_port/queues/default \
-  | sed 's/.*"ready":\([0-9]*\).*/\1/')
-bytes=$(du -sb "$data/mq" | cut -f1)
-# Churn: CHURN messages enqueued and acked in batches of 10 on another queue;
-# the store should stay near what the live messages need.
+# Messages the durable server holds (ready, delayed or leased), and the
+# bytes of its store.
+live() {
+  curl -s "http://127.0.0.1:$mq_port/queues" \
+    | grep -o '"\(ready\|delayed\|in_flight\)":[0-9]*' \
+    | awk -F: '{ n += $2 } END { print n + 0 }'
+}
+disk() { du -sb "$data/mq" | cut -f1; }
+count=$(live)
+bytes=$(disk)
+# Churn: CHURN messages enqueued and acked in batches of 10 on another queue
+# (8 producers, 8 consumers). Every 2 s: the store's bytes per live message
+# against a fresh store's (the rounds above); the peak, and the figure once
+# compaction has had SETTLE seconds after the run.
 churn=${CHURN:-2000000}
-cycled=$("$build/cycle_client" "$mq_port" churn "$churn" 10)
-sleep 2
-churn_bytes=$(du -sb "$data/mq" | cut -f1)
+settle=${SETTLE:-10}
+"$build/cycle_client" "$mq_port" churn "$churn" 10 >"$data/cycled" &
+churner=$!
+peak=0
+while kill -0 "$churner" 2>/dev/null; do
+  sleep 2
+  peak=$(awk -v p="$peak" -v d="$(disk)" -v n="$(live)" -v b="$bytes" \
+             -v c="$count" 'BEGIN { x = (d / n) / (b / c); print (x > p ? x : p) }')
+done
+wait "$churner"
+cycled=$(cat "$data/cycled")
+sleep "$settle"
+end_count=$(live)
+end_bytes=$(disk)
+# RocksDB logs how long it held writes back (stalls) since the start.
+stall=$(grep -o 'Cumulative stall: [0-9:.]* H:M:S, [0-9.]* percent' \
+          "$data/mq/LOG" | tail -1)
 awk -v r="$rounds" -v c="$connections" -v d="$duration" -v m="$best_mem" \
     -v du="$best_dur" -v dp="$best_dur_p99" -v rd="$best_redis" \
     -v n="$count" -v b="$bytes" -v ch="$churn" -v cy="$cycled" \
-    -v cb="$churn_bytes" 'BEGIN {
+    -v pk="$peak" -v st="$settle" -v en="$end_count" -v eb="$end_bytes" \
+    -v stall="${stall:-none logged}" 'BEGIN {
   printf "\nbest of %d rounds, %d connections, %ds each:\n", r, c, d
   printf "  in memory       %7d req/s\n", m
   printf "  durable         %7d req/s  p99 %6.2f ms\n", du, dp / 1000
@@ -63,5 +88,7 @@ awk -v r="$rounds" -v c="$connections" -v d="$duration" -v m="$best_mem" \
   printf "  durable/in-memory: %.2f (target >= 0.50)\n", du / m
   printf "  durable/redis:     %.2f (goal > 1)\n", du / rd
   printf "  disk: %d messages in %d bytes = %.0f bytes per message\n", n, b, b / n
-  printf "  churn: %d messages enqueued+acked (%s msg/s), then %d bytes on disk (%.2fx the bytes before)\n", ch, cy, cb, cb / b
+  printf "  churn: %d messages enqueued+acked (%s msg/s)\n", ch, cy
+  printf "    bytes per live message vs a fresh store: peak %.2fx during the run, %.2fx %ds after it (%d messages in %d bytes)\n", pk, (eb / en) / (b / n), st, en, eb
+  printf "    RocksDB write stalls: %s\n", stall
 }'
