@@ -156,6 +156,37 @@ TEST_CASE_METHOD(persistence_fixture,
 }
 
 TEST_CASE_METHOD(persistence_fixture,
+                 "a reply waits for the write of what it may have seen") {
+  auto q = get("orders");
+  auto writes_before = db->writes;
+  // Runs the queue alone: what it sends the storage stays unwritten.
+  auto run_queue = [&] {
+    while (sched.prioritize(q))
+      sched.run_once();
+  };
+  new_message x;
+  x.data.body = "a";
+  auto enqueued = self->request(q, caf::infinite, atom::enqueue::value, x);
+  run_queue();
+  // The peek changes nothing, but it shows "a", whose write is in flight.
+  auto peeked = self->request(q, caf::infinite, atom::peek::value,
+                              uint32_t{10});
+  run_queue();
+  CHECK(db->writes == writes_before);
+  CHECK(self->mailbox().empty());
+  run();
+  CHECK(db->writes == writes_before + 1);
+  std::move(enqueued).receive([](uint64_t) {},
+                              [](caf::error&) { FAIL("enqueue failed"); });
+  std::move(peeked).receive(
+    [](std::vector<message>& xs) {
+      REQUIRE(xs.size() == 1);
+      CHECK(xs[0].data.body == "a");
+    },
+    [](caf::error&) { FAIL("peek failed"); });
+}
+
+TEST_CASE_METHOD(persistence_fixture,
                  "leased messages come back ready with their counts") {
   auto q = get("orders");
   for (auto body : {"a", "b", "c"})
