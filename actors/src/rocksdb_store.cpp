@@ -136,17 +136,16 @@ std::unique_ptr<store> open_rocksdb_store(const std::string& dir,
   opts.IncreaseParallelism(2);
   // A queue writes each message, rewrites it when leased and deletes it
   // when acked: most of what reaches the disk is dead soon after. Small
-  // memtables (16 MiB, at most 3) bound the WAL and what a start replays;
+  // memtables (32 MiB, at most 2) bound the WAL and what a start replays;
   // compaction follows the deletes, so the files stay near the live
-  // messages: level 0 compacts from 2 files on, and a file where half of
-  // any 1024 consecutive entries are deletes is compacted at once
-  // (RocksDB's advice for queues). Messages are short-lived: no
-  // compression, which would cost CPU on every flush and compaction.
-  opts.write_buffer_size = 16 << 20;
-  opts.max_write_buffer_number = 3;
-  opts.level0_file_num_compaction_trigger = 2;
-  opts.target_file_size_base = 16 << 20;
-  opts.max_bytes_for_level_base = 64 << 20;
+  // messages: a file where half of any 1024 consecutive entries are deletes
+  // is compacted at once (RocksDB's advice for queues). Messages are
+  // short-lived: no compression, which would cost CPU on every flush and
+  // compaction.
+  opts.write_buffer_size = 32 << 20;
+  opts.max_write_buffer_number = 2;
+  opts.target_file_size_base = 32 << 20;
+  opts.max_bytes_for_level_base = 128 << 20;
   opts.compression = rocksdb::kNoCompression;
   opts.table_properties_collector_factories.push_back(
     rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
