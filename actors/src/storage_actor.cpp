@@ -60,7 +60,8 @@ void commit_later(self_ptr self) {
 }
 
 /// After a failed store call: logs it, tries to make the store writable
-/// again, and probes it until a write succeeds.
+/// again and marks it failing, so that arm() has it probed until a write
+/// succeeds.
 caf::error failed(self_ptr self, const char* what, const std::string& why) {
   log::error(std::string{"storage: "} + what + " failed: " + why);
   if (auto still = self->state.cfg.db->resume(); !still.empty())
