@@ -70,12 +70,19 @@ struct persistence_fixture : testing::fixture {
     return *q;
   }
 
-  caf::expected<uint64_t> enqueue(const queue_actor& q, std::string body,
+  static new_message make_message(std::string body,
                                   std::string dedup_id = {}) {
     new_message x;
     x.data.body = std::move(body);
     x.dedup_id = std::move(dedup_id);
-    return request<uint64_t>(q, atom::enqueue::value, x);
+    return x;
+  }
+
+  caf::expected<uint64_t> enqueue(const queue_actor& q, std::string body,
+                                  std::string dedup_id = {}) {
+    return request<uint64_t>(q, atom::enqueue::value,
+                             make_message(std::move(body),
+                                          std::move(dedup_id)));
   }
 
   std::vector<lease> receive(const queue_actor& q, uint32_t max = 10) {
@@ -131,11 +138,8 @@ TEST_CASE_METHOD(persistence_fixture,
                  "a burst of requests to a queue costs one write") {
   auto q = get("orders");
   auto writes_before = db->writes;
-  for (int i = 0; i < 10; ++i) {
-    new_message x;
-    x.data.body = "m" + std::to_string(i);
-    self->send(q, atom::enqueue::value, x);
-  }
+  for (int i = 0; i < 10; ++i)
+    self->send(q, atom::enqueue::value, make_message("m" + std::to_string(i)));
   run();
   CHECK(db->writes - writes_before == 1);
   CHECK(stored_messages() == 10);
@@ -145,11 +149,8 @@ TEST_CASE_METHOD(persistence_fixture,
                  "writes of several queues that wait together go in one") {
   std::vector<queue_actor> qs{get("a"), get("b"), get("c")};
   auto writes_before = db->writes;
-  for (auto& q : qs) {
-    new_message x;
-    x.data.body = "m";
-    self->send(q, atom::enqueue::value, x);
-  }
+  for (auto& q : qs)
+    self->send(q, atom::enqueue::value, make_message("m"));
   run();
   CHECK(db->writes - writes_before == 1);
   CHECK(stored_messages() == 3);
@@ -164,9 +165,8 @@ TEST_CASE_METHOD(persistence_fixture,
     while (sched.prioritize(q))
       sched.run_once();
   };
-  new_message x;
-  x.data.body = "a";
-  auto enqueued = self->request(q, caf::infinite, atom::enqueue::value, x);
+  auto enqueued = self->request(q, caf::infinite, atom::enqueue::value,
+                                make_message("a"));
   run_queue();
   // The peek changes nothing, but it shows "a", whose write is in flight.
   auto peeked = self->request(q, caf::infinite, atom::peek::value,
