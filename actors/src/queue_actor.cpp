@@ -6,6 +6,7 @@
 
 #include "actormq/errors.hpp"
 #include "actormq/records.hpp"
+#include "answer.hpp"
 
 namespace actormq {
 
@@ -73,19 +74,6 @@ void settle(self_ptr self, time_point now) {
   }
 }
 
-/// Returns a callback that answers `rp` with `value` once written, or
-/// with the write's error.
-template <class T>
-queue_state::on_written answer(caf::typed_response_promise<T> rp, T value) {
-  return [rp = std::move(rp),
-          value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  };
-}
-
 /// Answers those who waited for the oldest write in flight; `err` is its
 /// outcome (none: written). The store answers writes in order.
 void written(self_ptr self, const caf::error& err) {
@@ -136,8 +124,8 @@ void commit(self_ptr self, queue_state::on_written done) {
   if (done)
     st.on_write.push_back(std::move(done));
   if (!st.storage) {
-    auto now = std::exchange(st.on_write, {});
-    for (auto& f : now)
+    auto written_now = std::exchange(st.on_write, {});
+    for (auto& f : written_now)
       f(caf::none);
   } else if (!st.commit_sent) {
     st.commit_sent = true;

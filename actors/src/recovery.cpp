@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 #include <variant>
 
 namespace actormq {
@@ -113,7 +114,7 @@ std::string recover(store& db, recovered_state& out) {
   return {};
 }
 
-store_batch to_batch(const message_queue::journal& x, uint64_t incarnation,
+store_batch to_batch(message_queue::journal x, uint64_t incarnation,
                      const clock_map& clock) {
   using namespace records;
   store_batch result;
@@ -130,10 +131,10 @@ store_batch to_batch(const message_queue::journal& x, uint64_t incarnation,
     r.id = m.msg.id;
     r.priority = m.msg.priority;
     r.receive_count = m.msg.receive_count;
-    r.data = m.msg.data;
+    r.data = std::move(m.msg.data);
     r.enqueued_at = clock.to_wall(m.msg.enqueued_at);
     r.due = m.due ? clock.to_wall(*m.due) : 0;
-    r.source = m.source;
+    r.source = std::move(m.source);
     result.push_back(store_op{store_op::kind::put,
                               message_key(incarnation, m.slot), encode(r)});
   }

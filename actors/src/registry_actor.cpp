@@ -9,6 +9,7 @@
 #include "actormq/log.hpp"
 #include "actormq/queue_actor.hpp"
 #include "actormq/records.hpp"
+#include "answer.hpp"
 
 namespace actormq {
 
@@ -206,12 +207,7 @@ registry(registry_actor::stateful_pointer<registry_state> self,
         return make_error(ec::unknown_queue);
       auto& e = obtain(self, name, self->state.defaults);
       auto rp = self->make_response_promise<queue_actor>();
-      when_saved(e, [rp, h = e.handle](const caf::error& err) mutable {
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(h);
-      });
+      when_saved(e, answer(rp, e.handle));
       return rp;
     },
     [=](atom::put, const std::string& name,
@@ -221,20 +217,15 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       auto created = self->state.queues.count(name) == 0;
       auto& e = obtain(self, name, attrs);
       auto rp = self->make_response_promise<queue_actor>();
-      auto answer = [rp, h = e.handle](const caf::error& err) mutable {
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(h);
-      };
+      auto done = answer(rp, e.handle);
       if (created) {
-        when_saved(e, answer);
+        when_saved(e, done);
         return rp;
       }
       e.attributes = attrs;
       self->send(e.handle, atom::configure::value, std::move(attrs),
                  caf::actor_cast<dead_letter_sink>(self));
-      write(self, {queue_record_op(name, e)}, answer);
+      write(self, {queue_record_op(name, e)}, done);
       return rp;
     },
     [=](atom::list) -> caf::result<std::vector<queue_info>> {
@@ -303,12 +294,7 @@ registry(registry_actor::stateful_pointer<registry_state> self,
              store_op{store_op::kind::erase_range,
                       records::dedup_range_begin(incarnation),
                       records::dedup_range_end(incarnation)}},
-            [rp](const caf::error& err) mutable {
-              if (err)
-                rp.deliver(err);
-              else
-                rp.deliver(true);
-            });
+            answer(rp, true));
       return rp;
     },
     [=](atom::redrive, const std::string& name) -> caf::result<uint64_t> {

@@ -59,7 +59,7 @@ std::string recover(store& db, recovered_state& out);
 
 /// Returns the writes that make a store hold `x`'s changes, for the queue
 /// incarnation `incarnation`.
-store_batch to_batch(const message_queue::journal& x, uint64_t incarnation,
+store_batch to_batch(message_queue::journal x, uint64_t incarnation,
                      const clock_map& clock);
 
 /// Puts a recovered queue's messages and dedup ids back into `q`.
