@@ -140,7 +140,7 @@ TEST_CASE_METHOD(api_fixture, "receive leases, ack deletes, stale refused") {
   CHECK(got[0]["lease_seconds"].get<double>() > 29);
   auto receipt = got[0]["receipt"].get<std::string>();
   auto results = ok("POST", "/queues/w/ack",
-                    R"({"receipts": [")" + receipt + R"(", "9.9", "x"]})");
+                    R"({"receipts": [")" + receipt + R"(", "9.9.9", "x"]})");
   CHECK(results["results"][0]["ok"] == true);
   CHECK(results["results"][1]["ok"] == false);
   CHECK(results["results"][1]["error"].get<std::string>().find("Lease is over")

@@ -361,3 +361,113 @@ TEST_CASE("dead letters leave the byte count right") {
   CHECK(dead[0].msg.data.body == "12345");
   CHECK(f.q.stats(f.now).bytes == 3);
 }
+
+// Issue 10: receipts, moves and redrive.
+
+TEST_CASE("a receipt names one lease of one queue") {
+  auto ids = message_queue::make_id_source();
+  message_queue a{{}, ids};
+  message_queue b{{}, ids};
+  time_point now{};
+  REQUIRE(a.push(text("a"), now));
+  REQUIRE(b.push(text("b"), now));
+  auto from_a = a.receive(1, 30s, now);
+  auto from_b = b.receive(1, 30s, now);
+  REQUIRE(from_a.size() == 1);
+  REQUIRE(from_b.size() == 1);
+  CHECK(from_a[0].receipt != from_b[0].receipt);
+  ec code{};
+  REQUIRE(is_actormq_error(b.ack(from_a[0].receipt, now), code));
+  CHECK(code == ec::stale_receipt);
+  CHECK(b.stats(now).in_flight == 1);
+}
+
+TEST_CASE("a receipt from before a restart names no lease after it") {
+  auto ids = message_queue::make_id_source();
+  message_queue before{{}, ids};
+  time_point now{};
+  REQUIRE(before.push(text("x"), now));
+  auto first = before.receive(1, 30s, now);
+  REQUIRE(first.size() == 1);
+  // The same message, read back from a store by the next start.
+  message_queue after{{}, ids};
+  message_queue::stored_message m;
+  m.msg = first[0].msg;
+  after.restore(std::move(m), now);
+  auto second = after.receive(1, 30s, now);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].msg.receive_count == 2);
+  CHECK(second[0].receipt != first[0].receipt);
+  ec code{};
+  REQUIRE(is_actormq_error(after.ack(first[0].receipt, now), code));
+  CHECK(code == ec::stale_receipt);
+  CHECK_FALSE(after.ack(second[0].receipt, now));
+}
+
+TEST_CASE("a message that leaves is not erased by its source's journal") {
+  // Its new queue removes the source's record in the write that adds its
+  // own; were the source to erase it first, a crash between the two
+  // writes would lose it.
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_deliveries = 1;
+    x.dead_letter_queue = "dlq";
+  })};
+  f.q.set_journaling(true);
+  f.push("poison");
+  f.q.take_journal();
+  auto xs = f.receive(1);
+  REQUIRE_FALSE(f.q.release(xs[0].receipt, 0s, f.now));
+  REQUIRE(f.q.take_dead_letters().size() == 1);
+  CHECK(f.q.take_journal().erases.empty());
+}
+
+TEST_CASE("moved messages are served by priority, then enqueue time") {
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_deliveries = 1;
+    x.dead_letter_queue = "dlq";
+  })};
+  for (auto body : {"m1", "m2", "m3", "m4"}) {
+    f.push(body);
+    f.now += 1s;
+  }
+  // m4 dies first, m1 last: the dead-letter queue still serves m1 first.
+  auto xs = f.receive(4);
+  message_queue dlq;
+  for (auto i = xs.rbegin(); i != xs.rend(); ++i) {
+    REQUIRE_FALSE(f.q.release(i->receipt, 0s, f.now));
+    for (auto& d : f.q.take_dead_letters())
+      dlq.adopt(std::move(d.msg), "q", f.now);
+  }
+  auto peeked = dlq.peek(10, f.now);
+  REQUIRE(peeked.size() == 4);
+  CHECK(peeked[0].data.body == "m1");
+  CHECK(peeked[3].data.body == "m4");
+  // And so does their home queue after a redrive.
+  message_queue home;
+  for (auto& d : dlq.take_adopted())
+    home.adopt(std::move(d.msg), {}, f.now);
+  auto back = home.receive(4, 30s, f.now);
+  REQUIRE(back.size() == 4);
+  CHECK(f.bodies(back) == strings{"m1", "m2", "m3", "m4"});
+}
+
+TEST_CASE("redrive takes the dead letters that are not leased") {
+  message_queue dlq;
+  time_point now{};
+  dlq.adopt(message{1, {"leased", payload_kind::text}, 0, 1, now}, "a", now);
+  dlq.adopt(message{2, {"ready", payload_kind::text}, 0, 1, now}, "a", now);
+  REQUIRE(dlq.push(text("own"), now));
+  auto held = dlq.receive(1, 30s, now);
+  REQUIRE(held.size() == 1);
+  REQUIRE(held[0].msg.id == 1);
+  auto moved = dlq.take_adopted();
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].msg.id == 2);
+  // The holder's lease holds; the message moves on a later redrive.
+  CHECK_FALSE(dlq.extend(held[0].receipt, 10s, now));
+  REQUIRE_FALSE(dlq.release(held[0].receipt, 0s, now));
+  auto later = dlq.take_adopted();
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].msg.id == 1);
+  CHECK(dlq.size() == 1);
+}

@@ -282,3 +282,50 @@ TEST_CASE_METHOD(persistence_fixture,
   auto flushed = request<atom::ok>(storage, atom::flush::value);
   CHECK(flushed);
 }
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a receipt from before a restart is refused after it") {
+  auto q = get("jobs");
+  REQUIRE(enqueue(q, "x"));
+  auto first = receive(q);
+  REQUIRE(first.size() == 1);
+  restart();
+  q = get("jobs");
+  auto second = receive(q);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].msg.receive_count == 2);
+  auto acked = request<std::vector<caf::error>>(
+    q, atom::ack::value, std::vector<std::string>{first[0].receipt});
+  REQUIRE(acked);
+  CHECK(is(acked->at(0), ec::stale_receipt));
+  acked = request<std::vector<caf::error>>(
+    q, atom::ack::value, std::vector<std::string>{second[0].receipt});
+  REQUIRE(acked);
+  CHECK_FALSE(acked->at(0));
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a redrive is answered once its move is written") {
+  queue_attributes attrs;
+  attrs.max_deliveries = 1;
+  attrs.dead_letter_queue = "dlq";
+  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"home"},
+                               attrs));
+  auto home = get("home");
+  REQUIRE(enqueue(home, "poison"));
+  REQUIRE(receive(home).size() == 1);
+  advance(31s);
+  REQUIRE(peek(get("dlq")).size() == 1);
+  // The move's write fails: the redrive must not be answered as done.
+  db->failing = true;
+  auto moved = request<uint64_t>(reg, atom::redrive::value,
+                                 std::string{"dlq"});
+  REQUIRE_FALSE(moved);
+  CHECK(is(moved.error(), ec::storage_failed));
+  db->failing = false;
+  advance(1s);
+  // Still a dead letter on disk: back in the dead-letter queue.
+  restart();
+  CHECK(peek(get("dlq")).size() == 1);
+  CHECK(peek(get("home")).empty());
+}

@@ -39,6 +39,16 @@ struct registry_fixture : testing::fixture {
     return *xs;
   }
 
+  /// Creates `name` with one delivery before its messages go to `dlq`.
+  queue_actor with_dlq(const std::string& name, const std::string& dlq) {
+    queue_attributes attrs;
+    attrs.max_deliveries = 1;
+    attrs.dead_letter_queue = dlq;
+    auto q = request<queue_actor>(reg, atom::put::value, name, attrs);
+    REQUIRE(q);
+    return *q;
+  }
+
   queue_info info(const std::string& name) {
     auto x = request<queue_info>(reg, atom::stats::value, name);
     REQUIRE(x);
@@ -170,4 +180,90 @@ TEST_CASE("a memory bound holds across all queues") {
   ec code;
   REQUIRE(is_actormq_error(refused.error(), code));
   CHECK(code == ec::out_of_memory);
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a receipt never applies to another queue or incarnation") {
+  auto a = get("a");
+  auto b = get("b");
+  enqueue(a, "in a");
+  enqueue(b, "in b");
+  auto from_a = receive(a);
+  auto from_b = receive(b);
+  REQUIRE(from_a.size() == 1);
+  REQUIRE(from_b.size() == 1);
+  auto acked = request<std::vector<caf::error>>(
+    b, atom::ack::value, std::vector<std::string>{from_a[0].receipt});
+  REQUIRE(acked);
+  CHECK(error_of(acked->at(0)) == ec::stale_receipt);
+  // Deleted and created again, "a" is another queue.
+  REQUIRE(request<bool>(reg, atom::remove::value, std::string{"a"}));
+  auto again = get("a");
+  enqueue(again, "new a");
+  auto from_new = receive(again);
+  REQUIRE(from_new.size() == 1);
+  acked = request<std::vector<caf::error>>(
+    again, atom::ack::value, std::vector<std::string>{from_a[0].receipt});
+  REQUIRE(acked);
+  CHECK(error_of(acked->at(0)) == ec::stale_receipt);
+  CHECK(info("a").stats.in_flight == 1);
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a redriven message is no longer a dead letter") {
+  // upstream -> home -> dlq, each the next one's dead-letter queue.
+  auto home = with_dlq("home", "dlq");
+  auto upstream = with_dlq("upstream", "home");
+  auto job = enqueue(home, "job");
+  receive(home, 1s);
+  advance(1s);
+  REQUIRE(request<uint64_t>(reg, atom::redrive::value, std::string{"dlq"})
+          == uint64_t{1});
+  run();
+  auto up = enqueue(upstream, "up");
+  receive(upstream, 1s);
+  advance(1s);
+  // home holds job (home again) and up (a dead letter of upstream).
+  CHECK(info("home").stats.ready == 2);
+  auto moved = request<uint64_t>(reg, atom::redrive::value,
+                                 std::string{"home"});
+  REQUIRE(moved);
+  CHECK(*moved == 1);
+  run();
+  auto left = receive(home);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].msg.id == job);
+  auto back = receive(upstream);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].msg.id == up);
+  CHECK(info("dlq").stats.ready == 0);
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "dead letters and redriven messages keep their order") {
+  auto q = with_dlq("q", "dlq");
+  std::vector<uint64_t> ids;
+  for (auto body : {"m1", "m2", "m3", "m4", "m5", "m6"}) {
+    ids.push_back(enqueue(q, body));
+    advance(1s);
+  }
+  // Six leases that end together.
+  REQUIRE(receive(q, 5s).size() == 6);
+  advance(5s);
+  auto ids_of = [](const std::vector<lease>& xs) {
+    std::vector<uint64_t> result;
+    for (auto& x : xs)
+      result.push_back(x.msg.id);
+    return result;
+  };
+  auto peeked = request<std::vector<message>>(get("dlq", false),
+                                              atom::peek::value, uint32_t{10});
+  REQUIRE(peeked);
+  REQUIRE(peeked->size() == 6);
+  for (size_t i = 0; i < 6; ++i)
+    CHECK((*peeked)[i].id == ids[i]);
+  REQUIRE(request<uint64_t>(reg, atom::redrive::value, std::string{"dlq"})
+          == uint64_t{6});
+  run();
+  CHECK(ids_of(receive(q)) == ids);
 }

@@ -10,23 +10,41 @@ namespace actormq {
 
 namespace {
 
-/// A receipt names a slot of the queue and a lease of it: "<slot>.<lease>".
-std::string make_receipt(uint64_t slot, uint32_t lease_seq) {
-  return std::to_string(slot) + "." + std::to_string(lease_seq);
+/// A receipt names the queue object that leased, a slot of it and a lease
+/// of that slot: "<generation>.<slot>.<lease>".
+struct receipt_parts {
+  uint64_t generation = 0;
+  uint64_t slot = 0;
+  uint32_t lease_seq = 0;
+};
+
+std::string make_receipt(const receipt_parts& x) {
+  return std::to_string(x.generation) + "." + std::to_string(x.slot) + "."
+         + std::to_string(x.lease_seq);
 }
 
-bool parse_receipt(const std::string& x, uint64_t& slot,
-                   uint32_t& lease_seq) {
-  auto dot = x.find('.');
-  if (dot == std::string::npos)
+/// Reads one number of a receipt and the '.' after it (none after the
+/// last); returns false if there is no such number.
+template <class T>
+bool read_part(const char*& pos, const char* last, T& out, bool final) {
+  auto r = std::from_chars(pos, last, out);
+  if (r.ec != std::errc{} || r.ptr == pos)
     return false;
-  auto first = x.data();
-  auto mid = x.data() + dot;
+  pos = r.ptr;
+  if (final)
+    return pos == last;
+  if (pos == last || *pos != '.')
+    return false;
+  ++pos;
+  return true;
+}
+
+bool parse_receipt(const std::string& x, receipt_parts& out) {
+  auto pos = x.data();
   auto last = x.data() + x.size();
-  auto r1 = std::from_chars(first, mid, slot);
-  auto r2 = std::from_chars(mid + 1, last, lease_seq);
-  return r1.ec == std::errc{} && r1.ptr == mid && r2.ec == std::errc{}
-         && r2.ptr == last;
+  return read_part(pos, last, out.generation, false)
+         && read_part(pos, last, out.slot, false)
+         && read_part(pos, last, out.lease_seq, true);
 }
 
 } // namespace
@@ -96,11 +114,15 @@ message_queue::push_all(std::vector<new_message> xs, time_point now) {
   return ids;
 }
 
-void message_queue::adopt(message x, std::string source, time_point now) {
+void message_queue::adopt(message x, std::string source, time_point now,
+                          std::string origin) {
   advance(now);
   totals_.enqueued += 1;
-  auto slot = insert(std::move(x), caf::timespan{0}, now, false);
-  sources_[slot] = std::move(source);
+  auto slot = insert(std::move(x), caf::timespan{0}, now, true);
+  if (!source.empty())
+    sources_[slot] = std::move(source);
+  if (!origin.empty())
+    origins_[slot] = std::move(origin);
 }
 
 std::vector<message_queue::departure> message_queue::take_dead_letters() {
@@ -136,14 +158,23 @@ void message_queue::touch(uint64_t slot) {
 message_queue::journal message_queue::take_journal() {
   journal result;
   result.purged = std::exchange(purged_, false);
+  result.foreign_erases = std::exchange(foreign_erases_, {});
   auto slots = std::exchange(touched_, {});
   std::sort(slots.begin(), slots.end());
   slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  auto departed = std::exchange(departed_, {});
+  std::sort(departed.begin(), departed.end());
   for (auto slot : slots) {
     auto e = find(slot);
     if (!e) {
-      result.erases.push_back(slot);
+      // One that left for another queue is erased by that queue's write.
+      if (!std::binary_search(departed.begin(), departed.end(), slot))
+        result.erases.push_back(slot);
       continue;
+    }
+    if (auto i = origins_.find(slot); i != origins_.end()) {
+      result.foreign_erases.push_back(std::move(i->second));
+      origins_.erase(i);
     }
     auto& x = result.puts.emplace_back();
     x.slot = slot;
@@ -206,10 +237,14 @@ void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
   e.st = state::ready;
   ready_count_ += 1;
   auto& b = ready_[e.msg.priority];
-  if (fresh && (b.fresh.empty() || b.fresh.back() < slot))
+  auto at = e.msg.enqueued_at;
+  if (fresh
+      && (b.fresh.empty() || (b.fresh_back <= at && b.fresh.back() < slot))) {
     b.fresh.push_back(slot);
-  else
-    b.returned.insert(slot);
+    b.fresh_back = at;
+  } else {
+    b.returned.emplace(at, slot);
+  }
 }
 
 void message_queue::skip_stale(ready_bucket& b) {
@@ -221,26 +256,40 @@ void message_queue::skip_stale(ready_bucket& b) {
   }
 }
 
+std::optional<message_queue::order_key>
+message_queue::first_of(const ready_bucket& b) const {
+  std::optional<order_key> result;
+  if (!b.returned.empty())
+    result = *b.returned.begin();
+  if (!b.fresh.empty()) {
+    auto slot = b.fresh.front();
+    order_key key{find(slot)->msg.enqueued_at, slot};
+    if (!result || key < *result)
+      result = key;
+  }
+  return result;
+}
+
 std::vector<lease> message_queue::receive(size_t max,
                                           caf::timespan visibility,
                                           time_point now) {
   advance(now);
   std::vector<lease> result;
+  if (max > 0 && ready_count_ > 0 && generation_ == 0)
+    generation_ = ids_->fetch_add(1, std::memory_order_relaxed);
   while (result.size() < max && !ready_.empty()) {
     auto bucket = ready_.begin();
     auto& b = bucket->second;
-    skip_stale(b);
-    if (b.fresh.empty() && b.returned.empty()) {
+    auto first = first_of(b);
+    if (!first) {
       ready_.erase(bucket);
       continue;
     }
-    uint64_t slot;
-    if (!b.fresh.empty()
-        && (b.returned.empty() || b.fresh.front() < *b.returned.begin())) {
-      slot = b.fresh.front();
+    auto slot = first->second;
+    if (!b.fresh.empty() && b.fresh.front() == slot) {
       b.fresh.pop_front();
+      skip_stale(b);
     } else {
-      slot = *b.returned.begin();
       b.returned.erase(b.returned.begin());
     }
     ready_count_ -= 1;
@@ -251,7 +300,8 @@ std::vector<lease> message_queue::receive(size_t max,
     e.msg.receive_count += 1;
     touch(slot);
     leases_.push(timed_key{e.due, slot, e.lease_seq});
-    result.push_back(lease{e.msg, make_receipt(slot, e.lease_seq), e.due});
+    result.push_back(
+      lease{e.msg, make_receipt({generation_, slot, e.lease_seq}), e.due});
   }
   return result;
 }
@@ -259,14 +309,15 @@ std::vector<lease> message_queue::receive(size_t max,
 caf::expected<std::pair<uint64_t, message_queue::entry*>>
 message_queue::find_lease(const std::string& receipt, time_point now) {
   advance(now);
-  uint64_t slot = 0;
-  uint32_t seq = 0;
-  if (!parse_receipt(receipt, slot, seq))
+  receipt_parts x;
+  if (!parse_receipt(receipt, x))
     return make_error(ec::invalid_receipt);
-  auto e = find(slot);
-  if (!e || e->st != state::leased || e->lease_seq != seq)
+  if (x.generation != generation_ || generation_ == 0)
     return make_error(ec::stale_receipt);
-  return std::make_pair(slot, e);
+  auto e = find(x.slot);
+  if (!e || e->st != state::leased || e->lease_seq != x.lease_seq)
+    return make_error(ec::stale_receipt);
+  return std::make_pair(x.slot, e);
 }
 
 caf::error message_queue::ack(const std::string& receipt, time_point now) {
@@ -306,17 +357,21 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
     auto r = b.returned.begin();
     while (result.size() < max
            && (f != b.fresh.end() || r != b.returned.end())) {
+      const entry* e = nullptr;
       if (f != b.fresh.end()) {
-        auto e = find(*f);
+        e = find(*f);
         if (!e || e->st != state::ready) {
           ++f;
           continue;
         }
       }
-      if (f != b.fresh.end() && (r == b.returned.end() || *f < *r))
-        result.push_back(find(*f++)->msg);
-      else
-        result.push_back(find(*r++)->msg);
+      if (e && (r == b.returned.end()
+                || order_key{e->msg.enqueued_at, *f} < *r)) {
+        result.push_back(e->msg);
+        ++f;
+      } else {
+        result.push_back(find(r++->second)->msg);
+      }
     }
   }
   return result;
@@ -331,9 +386,13 @@ uint64_t message_queue::purge() {
   delayed_ = {};
   leases_ = {};
   sources_.clear();
+  for (auto& [slot, origin] : origins_)
+    foreign_erases_.push_back(std::move(origin));
+  origins_.clear();
   delayed_count_ = 0;
   bytes_ = 0;
   touched_.clear();
+  departed_.clear();
   purged_ = journaling_;
   return n;
 }
@@ -347,7 +406,7 @@ void message_queue::end_lease(uint64_t slot, entry& e, caf::timespan delay,
     if (attrs_.dead_letter_queue.empty())
       erase(slot);
     else
-      dead_letters_.push_back(departure{slot, erase(slot, false), {}});
+      dead_letters_.push_back(depart(slot, {}));
     return;
   }
   schedule(slot, e, delay, now);
@@ -412,12 +471,38 @@ std::optional<time_point> message_queue::next_deadline() const {
 }
 
 std::vector<message_queue::departure> message_queue::take_adopted() {
-  std::vector<departure> result;
-  auto sources = std::exchange(sources_, {});
-  for (auto& [slot, source] : sources) {
-    if (find(slot))
-      result.push_back(departure{slot, erase(slot, false), std::move(source)});
+  // In the order receive() would take them: priority, then order_key.
+  std::vector<std::tuple<int32_t, order_key>> order;
+  for (auto& [slot, source] : sources_) {
+    auto e = find(slot);
+    if (e->st != state::leased)
+      order.emplace_back(-e->msg.priority,
+                         order_key{e->msg.enqueued_at, slot});
   }
+  std::sort(order.begin(), order.end());
+  std::vector<departure> result;
+  result.reserve(order.size());
+  for (auto& [priority, key] : order) {
+    auto slot = key.second;
+    auto i = sources_.find(slot);
+    auto source = std::move(i->second);
+    result.push_back(depart(slot, std::move(source)));
+  }
+  return result;
+}
+
+message_queue::departure message_queue::depart(uint64_t slot,
+                                               std::string source) {
+  departure result;
+  result.slot = slot;
+  result.source = std::move(source);
+  if (auto i = origins_.find(slot); i != origins_.end()) {
+    result.origin = std::move(i->second);
+    origins_.erase(i);
+  }
+  result.msg = erase(slot, false);
+  if (journaling_)
+    departed_.push_back(slot);
   return result;
 }
 
@@ -426,12 +511,13 @@ message message_queue::erase(uint64_t slot, bool stored) {
   if (i == entries_.end())
     return {};
   auto e = &i->second;
-  if (e->st == state::ready) {
-    // A fresh slot stays in its deque until skip_stale() meets it.
+  auto was = e->st;
+  auto priority = e->msg.priority;
+  if (was == state::ready) {
     ready_count_ -= 1;
-    if (auto b = ready_.find(e->msg.priority); b != ready_.end())
-      b->second.returned.erase(slot);
-  } else if (e->st == state::delayed) {
+    if (auto b = ready_.find(priority); b != ready_.end())
+      b->second.returned.erase(order_key{e->msg.enqueued_at, slot});
+  } else if (was == state::delayed) {
     delayed_count_ -= 1;
   }
   bytes_ -= e->msg.data.body.size();
@@ -439,8 +525,18 @@ message message_queue::erase(uint64_t slot, bool stored) {
   sources_.erase(slot);
   auto result = std::move(e->msg);
   entries_.erase(i);
-  if (stored)
+  if (was == state::ready) {
+    // Keeps the front of the bucket's deque ready (see first_of).
+    if (auto b = ready_.find(priority); b != ready_.end())
+      skip_stale(b->second);
+  }
+  if (stored) {
+    if (auto o = origins_.find(slot); o != origins_.end()) {
+      foreign_erases_.push_back(std::move(o->second));
+      origins_.erase(o);
+    }
     touch(slot);
+  }
   return result;
 }
 
@@ -450,13 +546,13 @@ queue_stats message_queue::stats(time_point now) const {
   result.delayed = delayed_count_;
   result.in_flight = entries_.size() - ready_count_ - delayed_count_;
   result.bytes = bytes_;
-  // Slots are in arrival order: the first ready one is the oldest.
-  for (auto& [slot, e] : entries_) {
-    if (e.st == state::ready) {
-      result.oldest_ready_age = now - e.msg.enqueued_at;
-      break;
-    }
-  }
+  // The first of each priority is its oldest.
+  std::optional<time_point> oldest;
+  for (auto& [priority, b] : ready_)
+    if (auto first = first_of(b); first && (!oldest || first->first < *oldest))
+      oldest = first->first;
+  if (oldest)
+    result.oldest_ready_age = now - *oldest;
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <caf/actor_cast.hpp>
 
 #include "actormq/errors.hpp"
+#include "actormq/log.hpp"
 #include "actormq/records.hpp"
 #include "answer.hpp"
 
@@ -23,12 +24,16 @@ caf::timespan visibility_or_default(self_ptr self, caf::timespan x) {
                               : self->state.queue.attributes().visibility;
 }
 
-/// Returns the store key of a message that leaves this queue; empty when
-/// nothing is stored.
-std::string origin_of(self_ptr self, uint64_t slot) {
+/// Returns the store key of a message that leaves this queue: where it
+/// is still stored if it came from elsewhere and its place here is not
+/// written yet, else its key here; empty when nothing is stored.
+std::string origin_of(self_ptr self, message_queue::departure& d) {
   auto& st = self->state;
-  return st.storage ? records::message_key(st.incarnation, slot)
-                    : std::string{};
+  if (!st.storage)
+    return {};
+  if (!d.origin.empty())
+    return std::move(d.origin);
+  return records::message_key(st.incarnation, d.slot);
 }
 
 /// After every change: dead letters leave, waiting receivers get messages
@@ -42,9 +47,19 @@ void settle(self_ptr self, time_point now) {
     std::vector<moved_message> moved;
     moved.reserve(dead.size());
     for (auto& d : dead)
-      moved.push_back(moved_message{std::move(d.msg), origin_of(self, d.slot)});
+      moved.push_back(moved_message{std::move(d.msg), origin_of(self, d)});
     if (auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters)) {
-      self->send(sink, atom::adopt::value, st.queue_name, std::move(moved));
+      // Until the sink writes them, the store holds them here: a crash
+      // before that brings them back to this queue.
+      self->request(sink, caf::infinite, atom::adopt::value, st.queue_name,
+                    std::move(moved))
+        .then([](uint64_t) {},
+              [self](caf::error& err) {
+                log::warning("queue " + self->state.queue_name
+                             + ": dead letters not moved (back after a "
+                               "restart): "
+                             + self->system().render(err));
+              });
     } else {
       for (auto& m : moved)
         if (!m.origin.empty())
@@ -254,23 +269,23 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     [=](atom::stats) {
       return self->state.queue.stats(now_of(self));
     },
-    [=](atom::adopt, std::string& source, std::vector<moved_message>& xs) {
+    [=](atom::adopt, const std::string& source,
+        std::vector<moved_message>& xs) {
       auto& st = self->state;
       auto now = now_of(self);
-      for (auto& x : xs) {
-        st.queue.adopt(std::move(x.msg), source, now);
-        if (!x.origin.empty())
-          st.stale_keys.push_back(std::move(x.origin));
-      }
+      for (auto& x : xs)
+        st.queue.adopt(std::move(x.msg), source, now, std::move(x.origin));
       settle(self, now);
-      commit(self);
+      return reply(self, static_cast<uint64_t>(xs.size()));
     },
     [=](atom::redrive) {
       std::vector<std::pair<std::string, moved_message>> result;
-      for (auto& d : self->state.queue.take_adopted())
+      for (auto& d : self->state.queue.take_adopted()) {
+        auto origin = origin_of(self, d);
         result.emplace_back(std::move(d.source),
                             moved_message{std::move(d.msg),
-                                          origin_of(self, d.slot)});
+                                          std::move(origin)});
+      }
       settle(self, now_of(self));
       return reply(self, std::move(result));
     },

@@ -119,7 +119,7 @@ store_batch to_batch(message_queue::journal x, uint64_t incarnation,
   using namespace records;
   store_batch result;
   result.reserve(x.puts.size() + x.erases.size() + x.dedup_puts.size()
-                 + x.dedup_erases.size() + 1);
+                 + x.dedup_erases.size() + x.foreign_erases.size() + 1);
   if (x.purged)
     result.push_back(store_op{store_op::kind::erase_range,
                               message_key(incarnation, 0),
@@ -149,6 +149,8 @@ store_batch to_batch(message_queue::journal x, uint64_t incarnation,
   for (auto& dedup_id : x.dedup_erases)
     result.push_back(store_op{store_op::kind::erase,
                               dedup_key(incarnation, dedup_id), {}});
+  for (auto& key : x.foreign_erases)
+    result.push_back(store_op{store_op::kind::erase, std::move(key), {}});
   return result;
 }
 

@@ -121,6 +121,75 @@ void drop_moved(self_ptr self, std::vector<moved_message>& xs) {
     write(self, std::move(ops), [](const caf::error&) {});
 }
 
+/// Answers `rp` with a count, or with its error.
+void deliver(caf::typed_response_promise<uint64_t>& rp,
+             caf::expected<uint64_t> n) {
+  if (n)
+    rp.deliver(*n);
+  else
+    rp.deliver(std::move(n.error()));
+}
+
+/// Hands `xs` to the queue `dest` (created if need be) as messages from
+/// `source` (empty: coming home), then calls `done` with how many it took
+/// once they are written, or with the error.
+template <class F>
+void move_to(self_ptr self, const std::string& dest, std::string source,
+             std::vector<moved_message> xs, F done) {
+  auto& e = obtain(self, dest, self->state.defaults);
+  when_saved(e, [=, h = e.handle, source = std::move(source),
+                 xs = std::move(xs)](const caf::error& err) mutable {
+    if (err) {
+      done(caf::expected<uint64_t>{err});
+      return;
+    }
+    self->request(h, caf::infinite, atom::adopt::value, std::move(source),
+                  std::move(xs))
+      .then([=](uint64_t n) mutable { done(n); },
+            [=](caf::error& err) mutable {
+              done(caf::expected<uint64_t>{std::move(err)});
+            });
+  });
+}
+
+/// Sends redriven messages to their home queues; answers `rp` with how
+/// many moved once every move is written, or with the first error.
+void redrive_home(self_ptr self,
+                  std::vector<std::pair<std::string, moved_message>> xs,
+                  caf::typed_response_promise<uint64_t> rp) {
+  std::map<std::string, std::vector<moved_message>> by_home;
+  for (auto& [home, x] : xs) {
+    // Back home, a message starts over toward max_deliveries.
+    x.msg.receive_count = 0;
+    by_home[home].push_back(std::move(x));
+  }
+  if (by_home.empty()) {
+    rp.deliver(uint64_t{0});
+    return;
+  }
+  struct tally {
+    size_t pending = 0;
+    uint64_t moved = 0;
+    caf::error err;
+  };
+  auto t = std::make_shared<tally>();
+  t->pending = by_home.size();
+  for (auto& [home, msgs] : by_home)
+    move_to(self, home, {}, std::move(msgs),
+            [t, rp](caf::expected<uint64_t> n) mutable {
+              if (n)
+                t->moved += *n;
+              else if (!t->err)
+                t->err = std::move(n.error());
+              if (--t->pending > 0)
+                return;
+              if (t->err)
+                rp.deliver(std::move(t->err));
+              else
+                rp.deliver(t->moved);
+            });
+}
+
 caf::error check_attributes(const std::string& name,
                             const queue_attributes& attrs) {
   if (!valid_queue_name(name))
@@ -179,21 +248,22 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   });
   return {
     [=](atom::adopt, const std::string& source,
-        std::vector<moved_message>& xs) {
+        std::vector<moved_message>& xs) -> caf::result<uint64_t> {
       auto& queues = self->state.queues;
       auto i = queues.find(source);
       if (i == queues.end()
           || i->second.attributes.dead_letter_queue.empty()) {
         drop_moved(self, xs);
-        return;
+        return uint64_t{0};
       }
-      auto& dlq = obtain(self, i->second.attributes.dead_letter_queue,
-                         self->state.defaults);
-      when_saved(dlq, [=, h = dlq.handle](const caf::error& err) mutable {
-        if (err)
-          return; // Still stored at their source: back after a restart.
-        self->send(h, atom::adopt::value, source, std::move(xs));
-      });
+      auto rp = self->make_response_promise<uint64_t>();
+      move_to(self, i->second.attributes.dead_letter_queue, source,
+              std::move(xs), [rp](caf::expected<uint64_t> n) mutable {
+                // An error leaves them stored at their source: back there
+                // after a restart.
+                deliver(rp, std::move(n));
+              });
+      return rp;
     },
     [=](atom::get, const std::string& name,
         bool create) -> caf::result<queue_actor> {
@@ -306,21 +376,7 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       self->request(i->second.handle, caf::infinite, atom::redrive::value)
         .then(
           [=](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
-            std::map<std::string, std::vector<moved_message>> by_source;
-            for (auto& [source, x] : xs) {
-              // Back home, a message starts over toward max_deliveries.
-              x.msg.receive_count = 0;
-              by_source[source].push_back(std::move(x));
-            }
-            for (auto& [source, msgs] : by_source) {
-              auto& home = obtain(self, source, self->state.defaults);
-              when_saved(home, [=, h = home.handle, msgs = std::move(msgs)](
-                                 const caf::error& err) mutable {
-                if (!err)
-                  self->send(h, atom::adopt::value, name, std::move(msgs));
-              });
-            }
-            rp.deliver(static_cast<uint64_t>(xs.size()));
+            redrive_home(self, std::move(xs), rp);
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;

@@ -20,9 +20,13 @@ namespace actormq {
 
 /// Where a queue sends the messages that reached max_deliveries.
 using dead_letter_sink = caf::typed_actor<
-  // Takes dead letters from the queue named by the string; they keep their
-  // ids and receive counts.
-  caf::reacts_to<atom::adopt, std::string, std::vector<moved_message>>>;
+  // Takes messages moved from the queue named by the string: dead letters
+  // of it, or (empty name) messages coming home in a redrive. They keep
+  // their ids, receive counts and enqueue times. Replies with how many it
+  // took once they are written (each in one write with the removal of its
+  // `origin`). Error: ec::storage_failed.
+  caf::replies_to<atom::adopt, std::string, std::vector<moved_message>>::with<
+    uint64_t>>;
 
 /// One queue; its rules live in `message_queue`. All times are the actor
 /// clock's (virtual under test).
@@ -52,7 +56,8 @@ using queue_actor = dead_letter_sink::extend<
   caf::replies_to<atom::purge>::with<uint64_t>,
   // Replies with the counters.
   caf::replies_to<atom::stats>::with<queue_stats>,
-  // Removes the adopted messages; replies with each and its source queue.
+  // Removes the dead letters that are not leased (leased ones stay for a
+  // later redrive); replies with each and its source queue, in order.
   caf::replies_to<atom::redrive>::with<
     std::vector<std::pair<std::string, moved_message>>>,
   // Replaces the attributes and where dead letters go.

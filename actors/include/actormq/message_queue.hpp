@@ -115,6 +115,10 @@ public:
     message msg;
     /// The queue it was adopted from (see adopt()); else empty.
     std::string source;
+    /// Where a store still holds it, if not in this queue's `slot`: it was
+    /// adopted and left before its new place was written, so it is still
+    /// stored where it came from. Empty: in `slot` of this queue.
+    std::string origin;
   };
 
   /// A message as a store keeps it.
@@ -142,10 +146,13 @@ public:
     std::vector<std::tuple<std::string, uint64_t, time_point>> dedup_puts;
     /// Dedup ids forgotten.
     std::vector<std::string> dedup_erases;
+    /// Keys outside this queue to remove in the same write: where adopted
+    /// messages were stored before they came here (see adopt()).
+    std::vector<std::string> foreign_erases;
 
     bool empty() const noexcept {
       return !purged && puts.empty() && erases.empty() && dedup_puts.empty()
-             && dedup_erases.empty();
+             && dedup_erases.empty() && foreign_erases.empty();
     }
   };
 
@@ -175,9 +182,14 @@ public:
   caf::expected<std::vector<uint64_t>> push_all(std::vector<new_message> xs,
                                                 time_point now);
 
-  /// Adds a message moved from another queue (a dead letter, a redrive),
-  /// keeping its id and receive count. `source` is the queue it came from.
-  void adopt(message x, std::string source, time_point now);
+  /// Adds a message moved from another queue, keeping its id, receive
+  /// count and enqueue time (its place in the order). A dead letter names
+  /// the queue it came from in `source`, for a redrive; a message coming
+  /// home (a redrive) has none. `origin` is its store key in the queue it
+  /// left (empty if not stored): the journal's write that adds it here
+  /// removes that key, so a store holds it in exactly one place.
+  void adopt(message x, std::string source, time_point now,
+             std::string origin = {});
 
   /// Removes and returns the messages that reached max_deliveries, for
   /// `attributes().dead_letter_queue`. They stay out of the journal: the
@@ -200,11 +212,17 @@ public:
   journal take_journal();
 
   /// Leases up to `max` ready messages, most urgent first, for `visibility`.
+  /// Each lease gets a receipt no other lease ever gets: it names this
+  /// queue object (a number from the id source, so unique across queues
+  /// and, with a store that keeps the id mark, across restarts), the slot
+  /// and the lease.
   std::vector<lease> receive(size_t max, caf::timespan visibility,
                              time_point now);
 
-  /// Deletes a leased message. Error: ec::stale_receipt when the lease is
-  /// over (expired, released, or acked already) or the receipt is unknown.
+  /// Deletes a leased message. Errors: ec::invalid_receipt for a receipt
+  /// no queue hands out; ec::stale_receipt when it names no current lease
+  /// of this queue (expired, released, acked, or a lease of another queue,
+  /// of an earlier incarnation, or of a run before a restart).
   caf::error ack(const std::string& receipt, time_point now);
 
   /// Ends a lease early; the message is ready again after `delay`.
@@ -230,9 +248,10 @@ public:
   /// Returns when advance() next has something to do, if ever.
   std::optional<time_point> next_deadline() const;
 
-  /// Removes the messages that came from other queues (see adopt()) and
-  /// returns each with the name of its source queue. Like dead letters,
-  /// they stay out of the journal.
+  /// Removes the dead letters (messages adopted with a source) that are
+  /// not leased and returns each with the name of its source queue, in
+  /// the order receive() would take them. Leased ones stay until a later
+  /// call. Like dead letters, they stay out of the journal.
   std::vector<departure> take_adopted();
 
   /// Returns the counters as of `now`.
@@ -264,6 +283,10 @@ private:
     time_point due;
   };
 
+  /// Where a ready message stands in its priority: oldest enqueue time
+  /// first (a moved message keeps its own), then arrival here.
+  using order_key = std::pair<time_point, uint64_t>;
+
   /// A min-heap key; entries are validated when popped (lazy deletion).
   struct timed_key {
     time_point due;
@@ -274,14 +297,17 @@ private:
     }
   };
 
-  /// The ready messages of one priority, oldest (lowest slot) first. Fresh
-  /// messages arrive in slot order and cost 8 bytes in a deque; the few that
-  /// come back (a lease ended, a delay ran out) keep their place through a
-  /// set. The deque may hold slots that left by other means than receive
-  /// (retention, purge): they are skipped.
+  /// The ready messages of one priority, in order_key order. Fresh
+  /// messages arrive in that order and cost 8 bytes (a slot) in a deque;
+  /// the few that come back (a lease ended, a delay ran out) or arrive out
+  /// of order (moved messages) keep their place through a set. The deque
+  /// may hold slots that are no longer ready: they are skipped, and its
+  /// front is always ready.
   struct ready_bucket {
     std::deque<uint64_t> fresh;
-    std::set<uint64_t> returned;
+    /// The enqueue time of `fresh.back()`.
+    time_point fresh_back;
+    std::set<order_key> returned;
   };
 
   template <class T>
@@ -300,6 +326,8 @@ private:
   void make_ready(uint64_t slot, entry& e, bool fresh = false);
   /// Drops ids at the front of a bucket's deque that are no longer ready.
   void skip_stale(ready_bucket& b);
+  /// Returns the key of a bucket's first ready message, if any.
+  std::optional<order_key> first_of(const ready_bucket& b) const;
   /// Makes a leased message ready (or delayed, or a dead letter).
   void end_lease(uint64_t slot, entry& e, caf::timespan delay,
                  time_point now);
@@ -308,8 +336,11 @@ private:
   caf::expected<std::pair<uint64_t, entry*>>
   find_lease(const std::string& receipt, time_point now);
   /// Removes a message (with its accounting) and returns it; `stored`:
-  /// the store removes it too (else the queue it moves to does).
+  /// the store removes it too (else the queue it moves to does, from the
+  /// departure's origin).
   message erase(uint64_t slot, bool stored = true);
+  /// Removes a message that moves to another queue.
+  departure depart(uint64_t slot, std::string source);
   /// Notes that the message in `slot` changed, for the journal.
   void touch(uint64_t slot);
 
@@ -333,7 +364,14 @@ private:
   bool journaling_ = false;
   bool purged_ = false;
   std::vector<uint64_t> touched_;
+  /// Slots that left for another queue since the last journal.
+  std::vector<uint64_t> departed_;
   std::vector<std::string> touched_dedup_;
+  /// Where adopted messages are stored until their put here is written.
+  std::unordered_map<uint64_t, std::string> origins_;
+  std::vector<std::string> foreign_erases_;
+  /// Names this queue object in receipts; 0 until the first lease.
+  uint64_t generation_ = 0;
 };
 
 } // namespace actormq

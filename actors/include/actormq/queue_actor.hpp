@@ -69,8 +69,8 @@ struct queue_state {
   std::vector<std::pair<caf::typed_response_promise<std::vector<lease>>,
                         std::vector<lease>>>
     served;
-  /// Store keys to remove in the next write: where adopted messages were,
-  /// and dead letters that had nowhere to go.
+  /// Store keys to remove in the next write: dead letters that had
+  /// nowhere to go.
   std::vector<std::string> stale_keys;
   /// Called with the outcome of a write (none: written).
   using on_written = std::function<void(const caf::error&)>;
