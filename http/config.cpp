@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <utility>
+
 #include <caf/atom.hpp>
 #include <caf/config_option_adder.hpp>
 
@@ -24,6 +26,10 @@ config::config()
     log_level_("info"),
     http_threads_(static_cast<int64_t>(defaults.http_threads)),
     max_header_bytes_(static_cast<int64_t>(defaults.max_header_bytes)),
+    header_timeout_(defaults.header_timeout),
+    request_timeout_(defaults.request_timeout),
+    idle_timeout_(defaults.idle_timeout),
+    max_connections_(defaults.max_connections),
     max_memory_bytes_(0),
     consume_queue_(defaults.consume_queue),
     consume_batch_(defaults.consume_batch),
@@ -46,6 +52,14 @@ config::config()
     .add(http_threads_, "http-threads", "threads serving HTTP (default 2)")
     .add(max_header_bytes_, "max-header-bytes",
          "largest request line plus headers, in bytes (default 16384)")
+    .add(header_timeout_, "header-timeout",
+         "time for a request line and headers to arrive (default 10s)")
+    .add(request_timeout_, "request-timeout",
+         "time for a whole request, body included, to arrive (default 30s)")
+    .add(idle_timeout_, "idle-timeout",
+         "time a kept-alive connection may wait for a request (default 60s)")
+    .add(max_connections_, "max-connections",
+         "connections served at once; more get 503 (default 10000)")
     .add(max_memory_bytes_, "max-memory-bytes",
          "bound on what all queues hold, in bytes; 0 for none (default 0)")
     .add(consume_queue_, "consume-queue",
@@ -104,6 +118,21 @@ std::string config::validate(settings& out) const {
     return "--max-header-bytes must be between 1024 and 1048576, got "
            + std::to_string(max_header_bytes_);
   result.max_header_bytes = static_cast<size_t>(max_header_bytes_);
+  std::pair<const char*, caf::timespan> timeouts[] = {
+    {"--header-timeout", header_timeout_},
+    {"--request-timeout", request_timeout_},
+    {"--idle-timeout", idle_timeout_},
+  };
+  for (auto [name, value] : timeouts)
+    if (value < milliseconds{1} || value > hours{24})
+      return std::string{name} + " must be between 1ms and 24h";
+  result.header_timeout = header_timeout_;
+  result.request_timeout = request_timeout_;
+  result.idle_timeout = idle_timeout_;
+  if (max_connections_ < 1 || max_connections_ > 1000000)
+    return "--max-connections must be between 1 and 1000000, got "
+           + std::to_string(max_connections_);
+  result.max_connections = static_cast<uint32_t>(max_connections_);
   if (max_memory_bytes_ < 0)
     return "--max-memory-bytes must be 0 (no bound) or more, got "
            + std::to_string(max_memory_bytes_);

@@ -36,6 +36,14 @@ struct settings {
   size_t http_threads = 2;
   /// Largest request line plus headers accepted, in bytes.
   size_t max_header_bytes = 16 * 1024;
+  /// Time for a request line and headers to arrive.
+  caf::timespan header_timeout = std::chrono::seconds{10};
+  /// Time for a whole request, body included, to arrive.
+  caf::timespan request_timeout = std::chrono::seconds{30};
+  /// Time a keep-alive connection may wait for its next request.
+  caf::timespan idle_timeout = std::chrono::seconds{60};
+  /// Connections served at once.
+  uint32_t max_connections = 10000;
   /// Bound on all queues' memory together, in bytes; 0: none.
   uint64_t max_memory_bytes = 0;
   /// The queue the built-in consumer reads.
@@ -67,6 +75,10 @@ private:
   std::string log_level_;
   int64_t http_threads_;
   int64_t max_header_bytes_;
+  caf::timespan header_timeout_;
+  caf::timespan request_timeout_;
+  caf::timespan idle_timeout_;
+  int64_t max_connections_;
   int64_t max_memory_bytes_;
   std::string consume_queue_;
   int64_t consume_batch_;

@@ -1,7 +1,9 @@
 #include "json_api.hpp"
 
 #include <optional>
+#include <string>
 
+#include <caf/sec.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actormq/errors.hpp"
@@ -140,6 +142,10 @@ reply problem_reply(problem x) {
     case problem::not_an_object:
       return error_body(400, "Body must be a JSON object such as "
                              "{\"message\": \"hello\"}");
+    case problem::too_deep:
+      return error_body(400, "Body nests arrays and objects deeper than "
+                               + std::to_string(max_json_depth)
+                               + " levels");
     case problem::malformed_form:
       return error_body(400, "Form body has a malformed %-escape");
     case problem::unsupported_media_type:
@@ -151,6 +157,12 @@ reply problem_reply(problem x) {
       return error_body(431, "Request headers are too large");
     case problem::unavailable:
       return error_body(503, "Queue is unavailable; retry later");
+    case problem::request_timeout:
+      return error_body(408, "Request did not arrive in time "
+                             "(--header-timeout, --request-timeout)");
+    case problem::too_many_connections:
+      return retry_later(error_body(503, "Server is at its connection limit "
+                                         "(--max-connections); retry later"));
     case problem::internal_error:
       break;
   }
@@ -191,7 +203,11 @@ problem to_problem(const caf::error& x) {
     }
     return problem::internal_error;
   }
-  return problem::unavailable;
+  // An actor that is gone (the server is stopping) is transient; anything
+  // else is a bug.
+  if (x == caf::sec::request_receiver_down)
+    return problem::unavailable;
+  return problem::internal_error;
 }
 
 reply enqueued_reply(uint64_t id) {
@@ -238,7 +254,23 @@ std::variant<payload, problem> to_payload(const nlohmann::json& object) {
 std::variant<nlohmann::json, problem> parse_object(std::string_view body) {
   if (!valid_utf8(body))
     return problem::invalid_utf8;
-  auto doc = json::parse(body, nullptr, false);
+  // The parser is iterative; what may recurse (dump, the fields' walks)
+  // only ever sees values this callback let through.
+  auto too_deep = false;
+  auto doc = json::parse(
+    body,
+    [&](int depth, json::parse_event_t event, json&) {
+      if ((event == json::parse_event_t::object_start
+           || event == json::parse_event_t::array_start)
+          && depth >= max_json_depth) {
+        too_deep = true;
+        return false;
+      }
+      return true;
+    },
+    false);
+  if (too_deep)
+    return problem::too_deep;
   if (doc.is_discarded())
     return problem::malformed_json;
   if (!doc.is_object())

@@ -43,6 +43,9 @@ enum class problem : uint8_t {
   invalid_utf8,
   /// 400: the JSON body is not an object.
   not_an_object,
+  /// 400: the JSON body nests arrays and objects deeper than
+  /// max_json_depth.
+  too_deep,
   /// 400: the form body has a bad %-escape.
   malformed_form,
   /// 415: neither JSON nor a form.
@@ -53,9 +56,19 @@ enum class problem : uint8_t {
   request_too_large,
   /// 503: the queue cannot be reached (e.g. while shutting down).
   unavailable,
+  /// 408: the request did not arrive within --header-timeout or
+  /// --request-timeout; the connection closes.
+  request_timeout,
+  /// 503: the server holds --max-connections; the connection closes.
+  too_many_connections,
   /// 500: a bug; details go to the log, never to the client.
   internal_error,
 };
+
+/// The deepest nesting of arrays and objects a JSON body may have (the
+/// body object is the first level). Checked while parsing: nothing ever
+/// walks a deeper value.
+constexpr int max_json_depth = 64;
 
 /// A status code and a JSON body.
 struct reply {
@@ -99,7 +112,8 @@ std::variant<payload, problem> parse_enqueue(std::string_view content_type,
 /// values become compact JSON; missing or null is message_required.
 std::variant<payload, problem> to_payload(const nlohmann::json& object);
 
-/// Parses `body` as a JSON object (checking UTF-8 first).
+/// Parses `body` as a JSON object (checking UTF-8 first) of at most
+/// max_json_depth levels.
 std::variant<nlohmann::json, problem> parse_object(std::string_view body);
 
 /// Returns whether `x` is well-formed UTF-8.

@@ -112,13 +112,20 @@ int main(int argc, char** argv) {
                });
     self->send_exit(storage, caf::exit_reason::user_shutdown);
   };
-  http::server_config scfg{opts.host,
-                           opts.port,
-                           opts.http_threads,
-                           opts.max_message_bytes,
-                           opts.max_header_bytes,
-                           defaults,
-                           opts.persistent ? healthy : nullptr};
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  http::server_config scfg;
+  scfg.host = opts.host;
+  scfg.port = opts.port;
+  scfg.threads = opts.http_threads;
+  scfg.max_message_bytes = opts.max_message_bytes;
+  scfg.max_header_bytes = opts.max_header_bytes;
+  scfg.header_timeout = duration_cast<milliseconds>(opts.header_timeout);
+  scfg.request_timeout = duration_cast<milliseconds>(opts.request_timeout);
+  scfg.idle_timeout = duration_cast<milliseconds>(opts.idle_timeout);
+  scfg.max_connections = opts.max_connections;
+  scfg.defaults = defaults;
+  scfg.storage_healthy = opts.persistent ? healthy : nullptr;
   http::server srv{sys, registry, scfg};
   try {
     srv.start();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,6 +25,14 @@ struct server_config {
   size_t max_message_bytes = 1024 * 1024;
   /// Largest request line plus headers accepted (else 431).
   size_t max_header_bytes = 16 * 1024;
+  /// Time for a request line and headers to arrive (else 408).
+  std::chrono::milliseconds header_timeout{10000};
+  /// Time for a whole request, body included, to arrive (else 408).
+  std::chrono::milliseconds request_timeout{30000};
+  /// Time a keep-alive connection may wait for its next request.
+  std::chrono::milliseconds idle_timeout{60000};
+  /// Connections served at once; more get 503 and are closed.
+  size_t max_connections = 10000;
   /// Attributes of queues a PUT leaves out.
   queue_attributes defaults;
   /// False while the store fails: /healthz answers 503. Null: no store.

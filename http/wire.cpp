@@ -41,6 +41,8 @@ std::string_view reason_phrase(uint16_t status) {
       return "Bad Request";
     case 404:
       return "Not Found";
+    case 408:
+      return "Request Timeout";
     case 413:
       return "Payload Too Large";
     case 409:
@@ -55,6 +57,8 @@ std::string_view reason_phrase(uint16_t status) {
       return "Internal Server Error";
     case 503:
       return "Service Unavailable";
+    case 507:
+      return "Insufficient Storage";
     default:
       return "Unknown";
   }
@@ -82,6 +86,7 @@ struct request_reader::impl {
       self.in_value = false;
       self.header_bytes = 0;
       self.expect_continue = false;
+      self.at = phase::head;
       return proceed;
     };
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
@@ -118,6 +123,7 @@ struct request_reader::impl {
           && p->content_length > self.max_body_bytes)
         return self.fail(problem::message_too_large, abort_headers);
       self.continue_pending = self.expect_continue;
+      self.at = phase::body;
       return proceed;
     };
     settings.on_body = [](http_parser* p, const char* at, size_t n) {
@@ -132,7 +138,10 @@ struct request_reader::impl {
       auto& self = *static_cast<impl*>(p->data);
       self.current.keep_alive = http_should_keep_alive(p) != 0;
       self.continue_pending = false;
-      self.out->push_back(std::move(self.current));
+      self.at = phase::idle;
+      self.ready = true;
+      // One request at a time: the caller serves it before reading on.
+      http_parser_pause(p, 1);
       return proceed;
     };
   }
@@ -174,8 +183,9 @@ struct request_reader::impl {
   bool expect_continue = false;
   bool continue_pending = false;
   problem error = problem::malformed_request;
+  phase at = phase::idle;
+  bool ready = false;
   bool done = false;
-  std::deque<request>* out = nullptr;
 };
 
 request_reader::request_reader(size_t max_header_bytes,
@@ -186,29 +196,46 @@ request_reader::request_reader(size_t max_header_bytes,
 
 request_reader::~request_reader() = default;
 
-void request_reader::feed(const char* data, size_t size,
-                          std::deque<request>& out) {
+size_t request_reader::feed(const char* data, size_t size) {
   auto& d = *impl_;
-  if (d.done || size == 0)
-    return;
-  d.out = &out;
-  http_parser_execute(&d.parser, &d.settings, data, size);
-  d.out = nullptr;
+  if (d.done)
+    return size;
+  if (d.ready || size == 0)
+    return 0;
+  auto used = http_parser_execute(&d.parser, &d.settings, data, size);
   auto err = HTTP_PARSER_ERRNO(&d.parser);
-  if (err != HPE_OK) {
-    request bad;
-    bad.failed = true;
-    bad.keep_alive = false;
-    bad.error = err == HPE_HEADER_OVERFLOW ? problem::request_too_large
-                                           : d.error;
-    out.push_back(std::move(bad));
+  if (err == HPE_PAUSED) {
+    http_parser_pause(&d.parser, 0);
+  } else if (err != HPE_OK) {
+    d.current = request{};
+    d.current.failed = true;
+    d.current.keep_alive = false;
+    d.current.error = err == HPE_HEADER_OVERFLOW ? problem::request_too_large
+                                                 : d.error;
+    d.ready = true;
     d.done = true;
-  } else if (d.parser.upgrade) {
-    // No protocol upgrades: answer the request, then close.
-    if (!out.empty())
-      out.back().keep_alive = false;
-    d.done = true;
+    return size;
   }
+  if (d.ready && d.parser.upgrade) {
+    // No protocol upgrades: answer the request, then close.
+    d.current.keep_alive = false;
+    d.done = true;
+    return size;
+  }
+  return used;
+}
+
+bool request_reader::ready() const {
+  return impl_->ready;
+}
+
+request request_reader::take() {
+  impl_->ready = false;
+  return std::move(impl_->current);
+}
+
+request_reader::phase request_reader::at() const {
+  return impl_->at;
 }
 
 bool request_reader::take_continue() {

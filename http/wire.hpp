@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,9 +39,21 @@ struct request {
   problem error = problem::malformed_request;
 };
 
-/// Reads requests from the bytes of one connection, pipelined or not.
+/// Reads requests from the bytes of one connection, one request at a time:
+/// the reader stops at the end of each request, so a connection parses
+/// nothing ahead of the request it serves.
 class request_reader {
 public:
+  /// Where the reader stands within a request.
+  enum class phase : uint8_t {
+    /// No byte of a request yet.
+    idle,
+    /// The request line and headers are arriving.
+    head,
+    /// The headers are in; the body is arriving.
+    body,
+  };
+
   /// Refuses headers over `max_header_bytes` (431) and bodies over
   /// `max_body_bytes` (413).
   request_reader(size_t max_header_bytes, size_t max_body_bytes);
@@ -51,9 +62,20 @@ public:
   request_reader(const request_reader&) = delete;
   request_reader& operator=(const request_reader&) = delete;
 
-  /// Consumes `data`; appends each complete request to `out`. After a
-  /// request with `failed` set, the reader consumes nothing more.
-  void feed(const char* data, size_t size, std::deque<request>& out);
+  /// Consumes `data` up to the end of the next request and returns how many
+  /// bytes it took; then ready() holds until take(). While a request waits
+  /// in take() it consumes nothing. After a request with `failed` set it
+  /// consumes everything and reads nothing more.
+  size_t feed(const char* data, size_t size);
+
+  /// Whether a complete (or failed) request waits for take().
+  bool ready() const;
+
+  /// Returns the request that ready() announced.
+  request take();
+
+  /// Where the reader stands within the next request.
+  phase at() const;
 
   /// True once the headers of a request that sent `Expect: 100-continue`
   /// have been read and its body has not; reset by take_continue().

@@ -3,6 +3,7 @@
 // A small blocking HTTP/1.1 client over a real socket, for tests: it sends
 // raw bytes and reads responses as a client would see them.
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <map>
@@ -21,6 +22,8 @@ namespace test {
 /// A response as read from the wire.
 struct http_response {
   int status = 0;
+  /// The reason phrase of the status line.
+  std::string reason;
   /// Header names in lower case.
   std::map<std::string, std::string> headers;
   std::string body;
@@ -104,6 +107,8 @@ public:
     auto line_end = head_text.find("\r\n");
     auto status_line = head_text.substr(0, line_end);
     r.status = std::stoi(std::string{status_line.substr(9, 3)});
+    r.reason = std::string{
+      status_line.substr(std::min<size_t>(13, status_line.size()))};
     auto rest = line_end == std::string_view::npos
                   ? std::string_view{}
                   : head_text.substr(line_end + 2);

@@ -120,3 +120,11 @@ TEST_CASE("replies keep the original's bodies") {
   CHECK(not_found_reply().status == 404);
   CHECK(not_found_reply().body == R"({"data":"Not Found"})");
 }
+
+TEST_CASE("an error no table knows is a 500 (not a 503)") {
+  CHECK(to_problem(caf::make_error(caf::sec::unexpected_message))
+        == problem::internal_error);
+  CHECK(to_problem(caf::make_error(caf::sec::runtime_error))
+        == problem::internal_error);
+  CHECK(problem_reply(problem::too_deep).status == 400);
+}

@@ -3,6 +3,8 @@
 // The real frontend on port 0 (real sockets) in front of a real registry,
 // for the HTTP tests.
 
+#include <functional>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
@@ -15,17 +17,22 @@ namespace test {
 
 class running_server {
 public:
+  /// Changes a test's server settings before the start.
+  using tuning = std::function<void(actormq::http::server_config&)>;
+
   /// Starts a server whose queues accept messages up to `max_message_bytes`
   /// and hold at most `max_memory_bytes` together (0: no bound), and write
-  /// to `db` if given.
+  /// to `db` if given; `tune` changes its settings.
   explicit running_server(size_t max_message_bytes,
                           uint64_t max_memory_bytes = 0,
-                          std::shared_ptr<actormq::store> db = nullptr)
+                          std::shared_ptr<actormq::store> db = nullptr,
+                          const tuning& tune = nullptr)
     : storage(spawn_storage(sys, std::move(db), healthy)),
       reg(sys.spawn(actormq::registry,
                     make_registry_config(max_message_bytes, max_memory_bytes,
                                          storage))),
-      srv(sys, reg, make_server_config(max_message_bytes, storage, healthy)) {
+      srv(sys, reg,
+          make_server_config(max_message_bytes, storage, healthy, tune)) {
     srv.start();
   }
 
@@ -74,7 +81,8 @@ private:
   static actormq::http::server_config
   make_server_config(size_t max_message_bytes,
                      const actormq::storage_actor& storage,
-                     std::shared_ptr<std::atomic<bool>> healthy) {
+                     std::shared_ptr<std::atomic<bool>> healthy,
+                     const tuning& tune) {
     actormq::http::server_config c;
     c.host = "127.0.0.1";
     c.port = 0;
@@ -83,6 +91,8 @@ private:
     c.defaults.max_message_bytes = max_message_bytes;
     if (storage)
       c.storage_healthy = std::move(healthy);
+    if (tune)
+      tune(c);
     return c;
   }
 };

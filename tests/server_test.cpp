@@ -1,8 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <caf/scoped_actor.hpp>
 
@@ -287,4 +292,288 @@ TEST_CASE("a failing store answers 507, turns /healthz 503, and heals") {
   for (auto& [k, v] : db->data)
     stored += k.front() == 'm' ? 1 : 0;
   CHECK(stored == 2);
+}
+
+TEST_CASE("a failing store's 507 names its status") {
+  auto db = std::make_shared<test::memory_store>();
+  test::running_server s{1024, 0, db};
+  test::http_client c{s.port()};
+  db->failing = true;
+  auto r = c.enqueue_json(R"({"message":"not saved"})");
+  CHECK(r.status == 507);
+  CHECK(r.reason == "Insufficient Storage");
+}
+
+TEST_CASE("JSON nested deeper than 64 levels is a 400 on every route") {
+  // Room for a body of 200,000 brackets.
+  test::running_server s{1024 * 1024};
+  constexpr size_t depth = 100000;
+  auto deep = R"({"message":)" + std::string(depth, '[')
+              + std::string(depth, ']') + "}";
+  std::pair<const char*, const char*> routes[] = {
+    {"POST", "/enqueue"},        {"POST", "/queues/q/messages"},
+    {"PUT", "/queues/q"},        {"POST", "/queues/q/receive"},
+    {"POST", "/queues/q/ack"},   {"POST", "/queues/q/release"},
+    {"POST", "/queues/q/extend"}, {"POST", "/queues/q/purge"},
+    {"POST", "/queues/q/redrive"},
+  };
+  for (auto [method, path] : routes) {
+    INFO(method << " " << path);
+    test::http_client c{s.port()};
+    check_json_error(c.request(method, path, deep, json_header), 400,
+                     "Body nests arrays and objects deeper than 64 levels");
+    // The connection is fine afterwards.
+    CHECK(c.request("GET", "/healthz").status == 200);
+  }
+  // The body object is the first level: 63 more are fine, 64 are not.
+  test::http_client c{s.port()};
+  auto nested = [](size_t n) {
+    return R"({"message":)" + std::string(n, '[') + std::string(n, ']')
+           + "}";
+  };
+  CHECK(c.enqueue_json(nested(63)).status == 200);
+  CHECK(c.enqueue_json(nested(64)).status == 400);
+  auto objects = std::string{R"({"message":)"};
+  for (int i = 0; i < 64; ++i)
+    objects += R"({"a":)";
+  objects += "1" + std::string(65, '}');
+  CHECK(c.enqueue_json(objects).status == 400);
+}
+
+TEST_CASE("stop() ends as soon as nothing is in flight") {
+  test::running_server s{1024};
+  {
+    test::http_client c{s.port()};
+    REQUIRE(c.enqueue_json(R"({"message":"a"})").status == 200);
+    REQUIRE(c.request("POST", "/queues/default/receive", "{}", json_header)
+              .status
+            == 200);
+    REQUIRE(c.request("GET", "/nope").status == 404);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  s.srv.stop();
+  CHECK(std::chrono::steady_clock::now() - t0
+        < std::chrono::milliseconds{250});
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+using test_clock = std::chrono::steady_clock;
+
+/// This process's resident memory in bytes (the server runs in it).
+size_t resident_bytes() {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoul(line.substr(6)) * 1024;
+  return 0;
+}
+
+/// A server with short timeouts: 200 ms for headers, 400 ms for a whole
+/// request, 300 ms for an idle connection.
+struct timeout_fixture : test::running_server {
+  timeout_fixture()
+    : running_server(64, 0, nullptr, [](actormq::http::server_config& c) {
+        c.header_timeout = milliseconds{200};
+        c.request_timeout = milliseconds{400};
+        c.idle_timeout = milliseconds{300};
+      }) {
+    // nop
+  }
+};
+
+milliseconds since(test_clock::time_point t0) {
+  return std::chrono::duration_cast<milliseconds>(test_clock::now() - t0);
+}
+
+/// Sends `bytes` one at a time, `gap` apart, until `stop` or the server
+/// closes.
+void trickle(test::http_client& c, std::string bytes, milliseconds gap,
+             const std::atomic<bool>& stop) {
+  try {
+    for (auto b : bytes) {
+      if (stop)
+        return;
+      c.send_raw(std::string(1, b));
+      std::this_thread::sleep_for(gap);
+    }
+  } catch (const std::runtime_error&) {
+    // The server closed the connection.
+  }
+}
+
+constexpr std::string_view timeout_text
+  = "Request did not arrive in time (--header-timeout, --request-timeout)";
+
+} // namespace
+
+TEST_CASE_METHOD(timeout_fixture, "headers that stall get 408 in time") {
+  test::http_client c{port()};
+  auto t0 = test_clock::now();
+  c.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  auto r = c.read_response();
+  check_json_error(r, 408, timeout_text);
+  CHECK(r.reason == "Request Timeout");
+  CHECK(r.header("connection") == "close");
+  CHECK(c.closed_by_server());
+  CHECK(since(t0) >= milliseconds{150});
+  CHECK(since(t0) < milliseconds{1500});
+}
+
+TEST_CASE_METHOD(timeout_fixture, "a connection that sends nothing gets 408") {
+  test::http_client c{port()};
+  auto t0 = test_clock::now();
+  check_json_error(c.read_response(), 408, timeout_text);
+  CHECK(since(t0) < milliseconds{1500});
+}
+
+TEST_CASE_METHOD(timeout_fixture, "a body trickled byte by byte is cut off") {
+  for (auto chunked : {false, true}) {
+    INFO("chunked: " << chunked);
+    test::http_client c{port()};
+    std::string body;
+    if (chunked) {
+      c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+      for (int i = 0; i < 40; ++i)
+        body += "1\r\nx\r\n";
+    } else {
+      c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 60\r\n\r\n");
+      body = std::string(60, ' ');
+    }
+    auto t0 = test_clock::now();
+    std::atomic<bool> stop{false};
+    std::thread sender{[&] { trickle(c, body, milliseconds{20}, stop); }};
+    auto r = c.read_response();
+    stop = true;
+    sender.join();
+    check_json_error(r, 408, timeout_text);
+    CHECK(since(t0) >= milliseconds{300});
+    CHECK(since(t0) < milliseconds{1500});
+  }
+}
+
+TEST_CASE_METHOD(timeout_fixture, "idle keep-alive connections are closed") {
+  test::http_client c{port()};
+  CHECK(c.request("GET", "/healthz").status == 200);
+  // Well within the idle timeout, the connection serves again.
+  std::this_thread::sleep_for(milliseconds{150});
+  CHECK(c.request("GET", "/healthz").status == 200);
+  auto t0 = test_clock::now();
+  CHECK(c.closed_by_server());
+  CHECK(since(t0) >= milliseconds{250});
+  CHECK(since(t0) < milliseconds{1500});
+}
+
+TEST_CASE("past --max-connections a connection gets 503 and is closed") {
+  test::running_server s{64, 0, nullptr, [](actormq::http::server_config& c) {
+                           c.max_connections = 3;
+                         }};
+  std::vector<std::unique_ptr<test::http_client>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<test::http_client>(s.port()));
+    REQUIRE(open.back()->request("GET", "/healthz").status == 200);
+  }
+  {
+    test::http_client extra{s.port()};
+    auto r = extra.read_response();
+    check_json_error(r, 503,
+                     "Server is at its connection limit (--max-connections); "
+                     "retry later");
+    CHECK(r.header("retry-after") == "1");
+    CHECK(extra.closed_by_server());
+  }
+  // The open ones are unaffected.
+  for (auto& c : open)
+    CHECK(c->request("GET", "/healthz").status == 200);
+  // Room returns as connections close.
+  open.pop_back();
+  auto deadline = test_clock::now() + milliseconds{2000};
+  int status = 0;
+  while (status != 200 && test_clock::now() < deadline) {
+    test::http_client again{s.port()};
+    status = again.request("GET", "/healthz").status;
+  }
+  CHECK(status == 200);
+}
+
+TEST_CASE_METHOD(server_fixture, "chunked bodies work within the limits") {
+  test::http_client c{port()};
+  auto chunked = "POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n";
+  c.send_raw(std::string{chunked} + "8\r\n{\"messag\r\n7\r\ne\":\"hi\"\r\n"
+             "1\r\n}\r\n0\r\n\r\n");
+  CHECK(c.read_response().status == 200);
+  CHECK(take()->data.body == "hi");
+  // Chunks past what any message within the limit needs: 413.
+  c.send_raw(chunked);
+  std::string big(1000, 'x');
+  for (int i = 0; i < 70; ++i)
+    c.send_raw("3e8\r\n" + big + "\r\n");
+  check_json_error(c.read_response(), 413,
+                   "Message is larger than the server's limit "
+                   "(--max-message-bytes)");
+  // Content-Length beside Transfer-Encoding is refused.
+  test::http_client both{port()};
+  both.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "f\r\n{\"message\":\"a\"}\r\n0\r\n\r\n");
+  check_json_error(both.read_response(), 400, "Malformed HTTP request");
+  CHECK(depth() == 0);
+}
+
+TEST_CASE("a pipeliner that never reads its replies is held back by TCP") {
+  test::running_server s{64};
+  std::string batch;
+  while (batch.size() < 64 * 1024)
+    batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto before = resident_bytes();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(s.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+          == 0);
+  // Sends for 1.5 s at most, or until the socket stays full for 300 ms.
+  timeval tv{0, 300 * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  size_t sent = 0;
+  auto t0 = test_clock::now();
+  while (since(t0) < milliseconds{1500}) {
+    auto n = ::send(fd, batch.data(), batch.size(), MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += static_cast<size_t>(n);
+  }
+  std::this_thread::sleep_for(milliseconds{200});
+  auto grown = resident_bytes() - std::min(before, resident_bytes());
+  WARN("pipeliner sent " << sent / 1024 << " KiB; resident memory grew by "
+                         << grown / 1024 << " KiB");
+  CHECK(grown < 64u * 1024 * 1024);
+  // The server still serves others.
+  test::http_client other{s.port()};
+  CHECK(other.request("GET", "/healthz").status == 200);
+  ::close(fd);
+}
+
+TEST_CASE("2,000 idle connections cost under 64 KiB each") {
+  test::running_server s{64};
+  constexpr size_t n = 2000;
+  std::vector<std::unique_ptr<test::http_client>> clients;
+  clients.reserve(n);
+  auto before = resident_bytes();
+  for (size_t i = 0; i < n; ++i) {
+    clients.push_back(std::make_unique<test::http_client>(s.port()));
+    clients.back()->send("GET", "/healthz");
+  }
+  for (auto& c : clients)
+    REQUIRE(c->read_response().status == 200);
+  auto per_connection = (resident_bytes() - std::min(before, resident_bytes()))
+                        / n;
+  WARN("resident memory per idle connection: " << per_connection << " bytes");
+  CHECK(per_connection < 64u * 1024);
 }

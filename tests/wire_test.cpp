@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <vector>
 
 #include "wire.hpp"
 
@@ -8,14 +9,22 @@ using namespace actormq::http;
 
 namespace {
 
-std::deque<request> read_all(std::string_view bytes, size_t max_body = 1024,
-                             size_t chunk = 0) {
+/// Feeds `bytes` in pieces of `chunk` (0: all at once) and collects every
+/// request, as a connection does.
+std::vector<request> read_all(std::string_view bytes, size_t max_body = 1024,
+                              size_t chunk = 0) {
   request_reader reader{1024, max_body};
-  std::deque<request> out;
+  std::vector<request> out;
   if (chunk == 0)
     chunk = bytes.size();
-  for (size_t i = 0; i < bytes.size(); i += chunk)
-    reader.feed(bytes.data() + i, std::min(chunk, bytes.size() - i), out);
+  for (size_t i = 0; i < bytes.size(); i += chunk) {
+    auto piece = bytes.substr(i, chunk);
+    while (!piece.empty()) {
+      piece.remove_prefix(reader.feed(piece.data(), piece.size()));
+      if (reader.ready())
+        out.push_back(reader.take());
+    }
+  }
   return out;
 }
 
@@ -79,14 +88,14 @@ TEST_CASE("garbage fails at once, and nothing after it is read") {
                      "GET / HTTP/1.1\r\nno colon\r\n\r\n"}) {
     INFO(bytes);
     request_reader reader{1024, 1024};
-    std::deque<request> out;
-    reader.feed(bytes, std::strlen(bytes), out);
-    REQUIRE(out.size() == 1);
-    CHECK(out.front().failed);
-    CHECK(out.front().error == problem::malformed_request);
-    CHECK_FALSE(out.front().keep_alive);
-    reader.feed("GET / HTTP/1.1\r\n\r\n", 18, out);
-    CHECK(out.size() == 1);
+    CHECK(reader.feed(bytes, std::strlen(bytes)) == std::strlen(bytes));
+    REQUIRE(reader.ready());
+    auto r = reader.take();
+    CHECK(r.failed);
+    CHECK(r.error == problem::malformed_request);
+    CHECK_FALSE(r.keep_alive);
+    CHECK(reader.feed("GET / HTTP/1.1\r\n\r\n", 18) == 18);
+    CHECK_FALSE(reader.ready());
   }
 }
 
@@ -108,15 +117,43 @@ TEST_CASE("oversized headers and bodies fail with their own problem") {
 
 TEST_CASE("Expect: 100-continue is reported once the headers are in") {
   request_reader reader{1024, 1024};
-  std::deque<request> out;
   std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\n"
                      "Content-Length: 2\r\n\r\n";
-  reader.feed(head.data(), head.size(), out);
+  CHECK(reader.feed(head.data(), head.size()) == head.size());
   CHECK(reader.take_continue());
   CHECK_FALSE(reader.take_continue());
-  reader.feed("ok", 2, out);
+  CHECK(reader.at() == request_reader::phase::body);
+  reader.feed("ok", 2);
+  REQUIRE(reader.ready());
+  CHECK(reader.take().body == "ok");
+}
+
+TEST_CASE("the reader stops at the end of each request") {
+  request_reader reader{1024, 1024};
+  std::string first = "POST /a HTTP/1.1\r\nContent-Length: 1\r\n\r\nx";
+  std::string second = "GET /b HTTP/1.1\r\n\r\n";
+  auto both = first + second;
+  CHECK(reader.at() == request_reader::phase::idle);
+  CHECK(reader.feed(both.data(), both.size()) == first.size());
+  REQUIRE(reader.ready());
+  // Nothing more is read until the request is taken.
+  CHECK(reader.feed(second.data(), second.size()) == 0);
+  CHECK(reader.take().path == "/a");
+  CHECK(reader.feed(second.data(), 5) == 5);
+  CHECK(reader.at() == request_reader::phase::head);
+  CHECK(reader.feed(second.data() + 5, second.size() - 5)
+        == second.size() - 5);
+  REQUIRE(reader.ready());
+  CHECK(reader.take().path == "/b");
+  CHECK(reader.at() == request_reader::phase::idle);
+}
+
+TEST_CASE("a body with both Content-Length and chunked is refused") {
+  auto out = read_all("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n0\r\n\r\n");
   REQUIRE(out.size() == 1);
-  CHECK(out.front().body == "ok");
+  CHECK(out.front().failed);
 }
 
 TEST_CASE("responses carry length, JSON type, CORS and connection") {

@@ -1,0 +1,331 @@
+#include "connection.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <exception>
+#include <utility>
+
+#include <sys/socket.h>
+
+#include <caf/send.hpp>
+
+#include <pistache/transport.h>
+
+#include "actormq/log.hpp"
+#include "bridge.hpp"
+#include "text.hpp"
+#include "transport.hpp"
+
+namespace actormq::http::detail {
+
+namespace {
+
+std::string_view method_name(verb x) {
+  switch (x) {
+    case verb::get:
+      return "GET";
+    case verb::head:
+      return "HEAD";
+    case verb::post:
+      return "POST";
+    case verb::put:
+      return "PUT";
+    case verb::del:
+      return "DELETE";
+    case verb::options:
+      return "OPTIONS";
+    default:
+      return "OTHER";
+  }
+}
+
+/// Express matches routes case-insensitively, with or without one trailing
+/// slash.
+bool path_is(std::string_view path, std::string_view route) {
+  if (path.size() > 1 && path.back() == '/')
+    path.remove_suffix(1);
+  return iequals(path, route);
+}
+
+} // namespace
+
+connection::connection(std::shared_ptr<shared_state> st,
+                       frontend_transport* t,
+                       int fd)
+  : st_(std::move(st)),
+    transport_(t),
+    fd_(fd),
+    since_(clock_type::now()),
+    reader_(st_->max_header_bytes, st_->max_body_bytes) {
+  // nop
+}
+
+void connection::input(const char* data, size_t size) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (state_ == state::idle || state_ == state::reading) {
+    // Nothing waits unparsed in these states: read straight from `data`.
+    auto used = parse(data, size);
+    data += used;
+    size -= used;
+  }
+  if (size > 0 && state_ != state::closing) {
+    read_ahead_.erase(0, read_ahead_pos_);
+    read_ahead_pos_ = 0;
+    read_ahead_.append(data, size);
+  }
+  update_pause();
+}
+
+bool connection::resume() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (state_ == state::writing
+      && unsent_.load(std::memory_order_acquire) < max_unsent) {
+    state_ = state::idle;
+    since_ = clock_type::now();
+    serve_read_ahead();
+  }
+  update_pause();
+  return !paused() && open_;
+}
+
+void connection::expire(clock_type::time_point now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (state_ == state::idle && now - since_ >= st_->idle_timeout) {
+    state_ = state::closing;
+    update_pause();
+    ::shutdown(fd_, SHUT_RDWR);
+  } else if (state_ == state::reading) {
+    auto limit = st_->request_timeout;
+    if (reader_.at() != request_reader::phase::body)
+      limit = std::min(limit, st_->header_timeout);
+    if (now - since_ < limit)
+      return;
+    keep_alive_ = false;
+    head_ = false;
+    finish(problem_reply(problem::request_timeout));
+  }
+}
+
+void connection::refuse() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  keep_alive_ = false;
+  finish(problem_reply(problem::too_many_connections));
+}
+
+void connection::closed() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  open_ = false;
+  std::string{}.swap(read_ahead_);
+  read_ahead_pos_ = 0;
+  // A request in service still gets its respond() (it ends in closing).
+  if (state_ != state::dispatched)
+    state_ = state::closing;
+}
+
+bool connection::respond(const reply& r) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (state_ != state::dispatched)
+    return false; // one answer per request: this one came twice
+  st_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  auto delivered = open_.load();
+  finish(r);
+  serve_read_ahead();
+  if (update_pause())
+    transport_->wake(shared_from_this());
+  return delivered;
+}
+
+/// Reads and serves requests from `data` while the state lets it; returns
+/// the bytes used.
+size_t connection::parse(const char* data, size_t size) {
+  size_t used = 0;
+  while (used < size
+         && (state_ == state::idle || state_ == state::reading)) {
+    if (state_ == state::idle) {
+      state_ = state::reading;
+      since_ = clock_type::now();
+    }
+    used += reader_.feed(data + used, size - used);
+    if (reader_.take_continue())
+      write(std::string{continue_response()}, false);
+    if (reader_.ready()) {
+      auto req = reader_.take();
+      serve(req);
+    }
+  }
+  return used;
+}
+
+/// Answers at once or hands the request to an actor; a bug is a logged
+/// 500, never a silent connection.
+void connection::serve(request& req) {
+  keep_alive_ = req.keep_alive;
+  head_ = req.method == verb::head;
+  try {
+    route(req);
+  } catch (const std::exception& e) {
+    log::error(std::string{"serving a request failed: "} + e.what());
+    if (state_ == state::reading)
+      finish(problem_reply(problem::internal_error));
+  }
+}
+
+void connection::route(request& req) {
+  if (req.failed) {
+    finish(problem_reply(req.error));
+  } else if (req.method == verb::options) {
+    preflight(req);
+  } else if (req.method == verb::post && path_is(req.path, "/enqueue")) {
+    enqueue_compat(req);
+  } else if ((req.method == verb::get || req.method == verb::head)
+             && path_is(req.path, "/healthz")) {
+    auto& h = st_->storage_healthy;
+    finish(!h || h->load() ? healthy_reply() : storage_failing_reply());
+  } else {
+    api(req);
+  }
+}
+
+/// The original's POST /enqueue: the queue named "default".
+void connection::enqueue_compat(request& req) {
+  auto parsed = parse_enqueue(req.content_type, req.body);
+  if (auto p = std::get_if<problem>(&parsed)) {
+    finish(problem_reply(*p));
+    return;
+  }
+  api_call call;
+  call.kind = op::enqueue_compat;
+  call.queue = "default";
+  call.messages.emplace_back().data = std::move(std::get<payload>(parsed));
+  dispatch(std::move(call));
+}
+
+void connection::api(request& req) {
+  auto parsed = parse_call(route_input{method_name(req.method), req.path,
+                                       req.query, req.content_type,
+                                       req.body},
+                           st_->limits);
+  if (auto call = std::get_if<api_call>(&parsed))
+    dispatch(std::move(*call));
+  else if (auto r = std::get_if<reply>(&parsed))
+    finish(*r);
+  else
+    finish(not_found_reply());
+}
+
+/// Answers a CORS preflight as Express' cors() does.
+void connection::preflight(const request& req) {
+  std::string extra = "Access-Control-Allow-Methods: "
+                      "GET,HEAD,PUT,PATCH,POST,DELETE\r\n";
+  if (!req.cors_request_headers.empty()) {
+    extra += "Access-Control-Allow-Headers: ";
+    for (auto c : req.cors_request_headers)
+      if (c != '\r' && c != '\n')
+        extra += c;
+    extra += "\r\nVary: Access-Control-Request-Headers\r\n";
+  }
+  finish(reply{204, {}}, extra);
+}
+
+void connection::dispatch(api_call call) {
+  auto& bridges = st_->bridges;
+  auto i = st_->next_bridge.fetch_add(1, std::memory_order_relaxed);
+  state_ = state::dispatched;
+  st_->in_flight.fetch_add(1, std::memory_order_relaxed);
+  caf::anon_send(bridges[i % bridges.size()], std::move(call),
+                 responder{shared_from_this()});
+}
+
+/// Writes the reply to the request in service and moves on: to closing,
+/// to writing while too much waits unsent, else to idle.
+void connection::finish(const reply& r, std::string_view extra_headers) {
+  auto close = !keep_alive_ || !open_;
+  write(render_response(r, !close, extra_headers, head_), close);
+  if (close) {
+    state_ = state::closing;
+    std::string{}.swap(read_ahead_);
+    read_ahead_pos_ = 0;
+  } else if (unsent_.load(std::memory_order_acquire) >= max_unsent) {
+    state_ = state::writing;
+  } else {
+    state_ = state::idle;
+    since_ = clock_type::now();
+  }
+}
+
+/// Serves what was read ahead, as far as the state lets it.
+void connection::serve_read_ahead() {
+  if (read_ahead_pos_ == read_ahead_.size())
+    return;
+  read_ahead_pos_ += parse(read_ahead_.data() + read_ahead_pos_,
+                           read_ahead_.size() - read_ahead_pos_);
+  if (read_ahead_pos_ == read_ahead_.size()) {
+    // Pipelining is rare: give the memory back.
+    std::string{}.swap(read_ahead_);
+    read_ahead_pos_ = 0;
+  }
+}
+
+/// Sets paused_ from the state; returns whether reading may resume after a
+/// pause.
+bool connection::update_pause() {
+  bool pause;
+  switch (state_) {
+    case state::dispatched:
+      pause = read_ahead_.size() - read_ahead_pos_ >= max_read_ahead;
+      break;
+    case state::writing:
+      pause = true;
+      break;
+    default:
+      // Idle and reading parse at once; closing reads to see the end.
+      pause = false;
+  }
+  return paused_.exchange(pause, std::memory_order_acq_rel) && !pause;
+}
+
+/// Writes at once from this thread when nothing of ours is queued in
+/// Pistache (saves waking its reactor: the common case for small
+/// replies); what the socket does not take goes through Pistache's queue.
+/// The mutex keeps the descriptor valid: closed() needs it first.
+void connection::write(std::string bytes, bool close_after) {
+  if (!open_)
+    return;
+  size_t done = 0;
+  if (queued_writes_.load(std::memory_order_acquire) == 0) {
+    auto n = ::send(fd_, bytes.data(), bytes.size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      done = static_cast<size_t>(n);
+    if (done == bytes.size()) {
+      if (close_after)
+        ::shutdown(fd_, SHUT_RDWR);
+      return;
+    }
+  }
+  bytes.erase(0, done);
+  auto size = bytes.size();
+  queued_writes_.fetch_add(1, std::memory_order_relaxed);
+  unsent_.fetch_add(size, std::memory_order_relaxed);
+  auto sent = transport_->asyncWrite(fd_,
+                                     Pistache::RawBuffer{std::move(bytes),
+                                                         size});
+  auto self = shared_from_this();
+  sent.then([self, size, close_after](
+              ssize_t) { self->written(size, close_after); },
+            [self, size](std::exception_ptr&) { self->written(size, false); });
+}
+
+/// A queued write is done. Runs on Pistache's thread, or inline in write()
+/// if it finished before then() was attached: hence atomics, not the
+/// mutex.
+void connection::written(size_t size, bool close_after) {
+  auto before = unsent_.fetch_sub(size, std::memory_order_acq_rel);
+  queued_writes_.fetch_sub(1, std::memory_order_release);
+  if (close_after && open_)
+    ::shutdown(fd_, SHUT_RDWR);
+  else if (before >= max_unsent && before - size < max_unsent)
+    transport_->wake(shared_from_this());
+}
+
+} // namespace actormq::http::detail
