@@ -1,9 +1,15 @@
 #include "actormq/store.hpp"
 
+#include "actormq/log.hpp"
+
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -26,18 +32,78 @@ std::string text(const rocksdb::Status& st) {
   return st.ok() ? std::string{} : st.ToString();
 }
 
+/// RocksDB's own log goes to ours (its errors as warnings, the rest at debug
+/// level), never to a LOG file in the store: once a write to that file fails
+/// (a full disk), RocksDB 7.8 aborts at its next line (WritableFileWriter's
+/// `sync_without_flush_called_` assertion).
+class to_our_log final : public rocksdb::Logger {
+public:
+  using rocksdb::Logger::Logv;
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    auto x = level >= rocksdb::InfoLogLevel::ERROR_LEVEL
+                 && level != rocksdb::InfoLogLevel::HEADER_LEVEL
+               ? log::level::warning
+               : log::level::debug;
+    if (!log::enabled(x))
+      return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    log::write(x, std::string{"rocksdb: "} + line);
+  }
+};
+
+/// Leaves recovering from a failed write to the storage actor, which reopens
+/// the DB. RocksDB's own recovery (its error handler, driven by the
+/// SstFileManager on a full disk) would resume the same DB in the
+/// background: with an empty memtable it keeps the WAL writer that failed,
+/// and the next write to it aborts (facebook/rocksdb#12448, fixed after
+/// 7.8).
+class no_auto_recovery final : public rocksdb::EventListener {
+public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+/// Opens the DB in `dir`; returns what went wrong, or an empty string.
+std::string open_db(const rocksdb::Options& opts, const fs::path& dir,
+                    std::unique_ptr<rocksdb::DB>& out) {
+  rocksdb::DB* db = nullptr;
+  auto st = rocksdb::DB::Open(opts, dir.string(), &db);
+  out.reset(db);
+  return text(st);
+}
+
+/// The free space a failed store waits for before it is reopened.
+constexpr uintmax_t reopen_room = 1 << 20;
+
+/// After a write or sync fails, the DB is called for nothing but its close
+/// until it is open again: RocksDB 7.8 aborts on a later write to a WAL
+/// whose write failed (a DB::Resume() does not always replace it), while a
+/// fresh open replays the WAL, ignoring the torn record at its end, and
+/// writes to a new one.
 class rocksdb_store final : public store {
 public:
-  rocksdb_store(std::unique_ptr<rocksdb::DB> db, fs::path dir)
-    : db_(std::move(db)), dir_(std::move(dir)) {
+  rocksdb_store(rocksdb::Options opts, std::unique_ptr<rocksdb::DB> db,
+                fs::path dir)
+    : opts_(std::move(opts)), db_(std::move(db)), dir_(std::move(dir)) {
     // nop
   }
 
   ~rocksdb_store() override {
-    db_->Close().PermitUncheckedError();
+    close();
   }
 
   std::string write(const store_batch& ops, bool sync) override {
+    if (!failure_.empty())
+      return refused();
     rocksdb::WriteBatch batch;
     for (auto& op : ops) {
       rocksdb::Status st;
@@ -57,19 +123,37 @@ public:
     }
     rocksdb::WriteOptions opts;
     opts.sync = sync;
-    return text(db_->Write(opts, &batch));
+    return checked(db_->Write(opts, &batch));
   }
 
   std::string sync() override {
-    return text(db_->SyncWAL());
+    if (!failure_.empty())
+      return refused();
+    return checked(db_->SyncWAL());
   }
 
+  /// Closes the DB that failed and opens it again, once there is room: an
+  /// open that fails leaves an empty MANIFEST and WAL behind, and a full
+  /// disk would collect them by the thousand.
   std::string resume() override {
-    return text(db_->Resume());
+    if (failure_.empty())
+      return {};
+    std::error_code ec;
+    auto room = fs::space(dir_, ec).available;
+    if (!ec && room < reopen_room)
+      return "not reopened: " + std::to_string(room) + " bytes free, "
+             + std::to_string(reopen_room) + " wanted";
+    close();
+    if (auto why = open_db(opts_, dir_, db_); !why.empty())
+      return why;
+    failure_.clear();
+    return {};
   }
 
   std::string scan(const std::function<void(std::string_view,
                                             std::string_view)>& f) override {
+    if (!failure_.empty())
+      return refused();
     rocksdb::ReadOptions opts;
     opts.fill_cache = false;
     opts.readahead_size = 4 * 1024 * 1024;
@@ -92,8 +176,28 @@ public:
   }
 
 private:
+  /// Returns what `st` says went wrong; remembers it as the store's failure.
+  std::string checked(const rocksdb::Status& st) {
+    failure_ = text(st);
+    return failure_;
+  }
+
+  std::string refused() const {
+    return "not tried: the store failed (" + failure_
+           + ") and is not open again yet";
+  }
+
+  void close() {
+    if (db_)
+      db_->Close().PermitUncheckedError();
+    db_.reset();
+  }
+
+  rocksdb::Options opts_;
   std::unique_ptr<rocksdb::DB> db_;
   fs::path dir_;
+  /// Why the last write or sync failed; empty while the DB is usable.
+  std::string failure_;
 };
 
 /// Refuses a path that cannot hold a store, or a folder that holds
@@ -149,12 +253,23 @@ std::unique_ptr<store> open_rocksdb_store(const std::string& dir,
   opts.compression = rocksdb::kNoCompression;
   opts.table_properties_collector_factories.push_back(
     rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
-  opts.keep_log_file_num = 2;
-  rocksdb::DB* db = nullptr;
-  auto st = rocksdb::DB::Open(opts, dir, &db);
-  if (!st.ok())
-    return fail(st.ToString());
-  return std::make_unique<rocksdb_store>(std::unique_ptr<rocksdb::DB>{db},
+  // Each start writes a new MANIFEST, and RocksDB reserves 4 MiB for it by
+  // default: on a small or nearly full disk that room is the data's (a
+  // MANIFEST grows by a few hundred bytes per flush).
+  opts.manifest_preallocation_size = 64 << 10;
+  // A failed write or sync (a full disk) is recovered from by reopening the
+  // DB (see rocksdb_store), not by RocksDB on its own. An open replays the
+  // WAL into the memtable and leaves it there, where a flush would need
+  // room for all of it at once: a store opens again as soon as a few KiB
+  // are free.
+  opts.avoid_flush_during_recovery = true;
+  opts.info_log = std::make_shared<to_our_log>();
+  opts.listeners.push_back(std::make_shared<no_auto_recovery>());
+  opts.max_bgerror_resume_count = 0;
+  std::unique_ptr<rocksdb::DB> db;
+  if (auto why = open_db(opts, dir, db); !why.empty())
+    return fail(why);
+  return std::make_unique<rocksdb_store>(std::move(opts), std::move(db),
                                          fs::path{dir});
 }
 

@@ -59,29 +59,34 @@ void commit_later(self_ptr self) {
   self->send(self, atom::commit::value);
 }
 
-/// After a failed store call: logs it, tries to make the store writable
-/// again and marks it failing, so that arm() has it probed until a write
-/// succeeds.
+/// After a failed store call: logs it (as an error when the store was
+/// healthy, later failures at debug level) and marks the store failing, so
+/// that arm() has it probed until it works again. Nothing else is asked of
+/// the store until a probe has it resume (see rocksdb_store).
 caf::error failed(self_ptr self, const char* what, const std::string& why) {
-  log::error(std::string{"storage: "} + what + " failed: " + why);
-  if (auto still = self->state.cfg.db->resume(); !still.empty())
-    log::error("storage: cannot resume yet: " + still);
+  log::write(healthy(self) ? log::level::error : log::level::debug,
+             std::string{"storage: "} + what + " failed: " + why);
   set_healthy(self, false);
   return make_error(ec::storage_failed);
 }
 
 /// Writes everything pending in one batch (with the id mark), syncs for
 /// the callers of flush and when an interval sync is due, then answers.
-/// Blocks on the disk: the actor runs on a thread of its own.
+/// A probe first has a failing store resume, then writes even if nothing
+/// is pending. Blocks on the disk: the actor runs on a thread of its own.
 void commit(self_ptr self) {
   auto& st = self->state;
   st.commit_sent = false;
+  auto ops = std::exchange(st.pending, {});
   auto waiting = std::exchange(st.waiting, {});
   auto flushing = std::exchange(st.flushing, {});
+  auto probe = std::exchange(st.probe, false);
   caf::error err;
-  if (!waiting.empty() || st.probe) {
-    st.probe = false;
-    auto ops = std::exchange(st.pending, {});
+  if (probe) {
+    if (auto why = st.cfg.db->resume(); !why.empty())
+      err = failed(self, "resume", why);
+  }
+  if (!err && (!waiting.empty() || probe)) {
     auto mark = st.cfg.ids ? st.cfg.ids->load() : 0;
     if (mark > st.id_mark)
       ops.push_back(store_op{store_op::kind::put, records::id_mark_key(),

@@ -43,8 +43,10 @@ public:
   /// string.
   virtual std::string sync() = 0;
 
-  /// After a failed write or sync: tries to make the store writable again.
-  /// Returns what still goes wrong, or an empty string.
+  /// After a failed write or sync: tries to make the store usable again
+  /// (the RocksDB store reopens its DB). Until it succeeds, a store may
+  /// refuse every other call without trying it. Returns what still goes
+  /// wrong, or an empty string.
   virtual std::string resume() = 0;
 
   /// Calls `f` for every key and value, in key order. Returns what went
