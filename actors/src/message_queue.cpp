@@ -157,7 +157,6 @@ void message_queue::touch(uint64_t slot) {
 
 message_queue::journal message_queue::take_journal() {
   journal result;
-  result.purged = std::exchange(purged_, false);
   result.foreign_erases = std::exchange(foreign_erases_, {});
   auto slots = std::exchange(touched_, {});
   std::sort(slots.begin(), slots.end());
@@ -237,13 +236,12 @@ void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
   e.st = state::ready;
   ready_count_ += 1;
   auto& b = ready_[e.msg.priority];
-  auto at = e.msg.enqueued_at;
-  if (fresh
-      && (b.fresh.empty() || (b.fresh_back <= at && b.fresh.back() < slot))) {
+  order_key key{e.msg.enqueued_at, e.msg.id};
+  if (fresh && (b.fresh.empty() || b.fresh_back < key)) {
     b.fresh.push_back(slot);
-    b.fresh_back = at;
+    b.fresh_back = key;
   } else {
-    b.returned.emplace(at, slot);
+    b.returned.emplace(key, slot);
   }
 }
 
@@ -256,16 +254,17 @@ void message_queue::skip_stale(ready_bucket& b) {
   }
 }
 
-std::optional<message_queue::order_key>
+std::optional<message_queue::ready_ref>
 message_queue::first_of(const ready_bucket& b) const {
-  std::optional<order_key> result;
+  std::optional<ready_ref> result;
   if (!b.returned.empty())
     result = *b.returned.begin();
   if (!b.fresh.empty()) {
     auto slot = b.fresh.front();
-    order_key key{find(slot)->msg.enqueued_at, slot};
-    if (!result || key < *result)
-      result = key;
+    auto& m = find(slot)->msg;
+    ready_ref x{{m.enqueued_at, m.id}, slot};
+    if (!result || x < *result)
+      result = x;
   }
   return result;
 }
@@ -366,7 +365,7 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
         }
       }
       if (e && (r == b.returned.end()
-                || order_key{e->msg.enqueued_at, *f} < *r)) {
+                || order_key{e->msg.enqueued_at, e->msg.id} < r->first)) {
         result.push_back(e->msg);
         ++f;
       } else {
@@ -379,6 +378,11 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
 
 uint64_t message_queue::purge() {
   auto n = entries_.size();
+  // One erase per message, not a range delete: a message that left for
+  // another queue is still stored here until that queue writes it.
+  if (journaling_)
+    for (auto& [slot, e] : entries_)
+      touched_.push_back(slot);
   budget_.release(bytes_ + n * memory_budget::per_message);
   entries_.clear();
   ready_.clear();
@@ -391,9 +395,6 @@ uint64_t message_queue::purge() {
   origins_.clear();
   delayed_count_ = 0;
   bytes_ = 0;
-  touched_.clear();
-  departed_.clear();
-  purged_ = journaling_;
   return n;
 }
 
@@ -472,18 +473,17 @@ std::optional<time_point> message_queue::next_deadline() const {
 
 std::vector<message_queue::departure> message_queue::take_adopted() {
   // In the order receive() would take them: priority, then order_key.
-  std::vector<std::tuple<int32_t, order_key>> order;
+  std::vector<std::tuple<int32_t, order_key, uint64_t>> order;
   for (auto& [slot, source] : sources_) {
     auto e = find(slot);
     if (e->st != state::leased)
       order.emplace_back(-e->msg.priority,
-                         order_key{e->msg.enqueued_at, slot});
+                         order_key{e->msg.enqueued_at, e->msg.id}, slot);
   }
   std::sort(order.begin(), order.end());
   std::vector<departure> result;
   result.reserve(order.size());
-  for (auto& [priority, key] : order) {
-    auto slot = key.second;
+  for (auto& [priority, key, slot] : order) {
     auto i = sources_.find(slot);
     auto source = std::move(i->second);
     result.push_back(depart(slot, std::move(source)));
@@ -516,7 +516,7 @@ message message_queue::erase(uint64_t slot, bool stored) {
   if (was == state::ready) {
     ready_count_ -= 1;
     if (auto b = ready_.find(priority); b != ready_.end())
-      b->second.returned.erase(order_key{e->msg.enqueued_at, slot});
+      b->second.returned.erase(order_key{e->msg.enqueued_at, e->msg.id});
   } else if (was == state::delayed) {
     delayed_count_ -= 1;
   }
@@ -549,8 +549,9 @@ queue_stats message_queue::stats(time_point now) const {
   // The first of each priority is its oldest.
   std::optional<time_point> oldest;
   for (auto& [priority, b] : ready_)
-    if (auto first = first_of(b); first && (!oldest || first->first < *oldest))
-      oldest = first->first;
+    if (auto first = first_of(b);
+        first && (!oldest || first->first.first < *oldest))
+      oldest = first->first.first;
   if (oldest)
     result.oldest_ready_age = now - *oldest;
   return result;

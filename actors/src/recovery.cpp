@@ -120,10 +120,6 @@ store_batch to_batch(message_queue::journal x, uint64_t incarnation,
   store_batch result;
   result.reserve(x.puts.size() + x.erases.size() + x.dedup_puts.size()
                  + x.dedup_erases.size() + x.foreign_erases.size() + 1);
-  if (x.purged)
-    result.push_back(store_op{store_op::kind::erase_range,
-                              message_key(incarnation, 0),
-                              message_range_end(incarnation)});
   for (auto& m : x.puts) {
     message_record r;
     r.incarnation = incarnation;

@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <queue>
-#include <set>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -136,8 +135,6 @@ public:
   /// hold the same messages. A leased message is stored as ready (with its
   /// receive count): after a crash it is handed out again.
   struct journal {
-    /// Every message was removed, before the changes below.
-    bool purged = false;
     /// Messages added or changed.
     std::vector<stored_message> puts;
     /// Slots of messages that left.
@@ -151,7 +148,7 @@ public:
     std::vector<std::string> foreign_erases;
 
     bool empty() const noexcept {
-      return !purged && puts.empty() && erases.empty() && dedup_puts.empty()
+      return puts.empty() && erases.empty() && dedup_puts.empty()
              && dedup_erases.empty() && foreign_erases.empty();
     }
   };
@@ -284,8 +281,11 @@ private:
   };
 
   /// Where a ready message stands in its priority: oldest enqueue time
-  /// first (a moved message keeps its own), then arrival here.
+  /// first (a moved message keeps its own), then lowest id (enqueue order).
   using order_key = std::pair<time_point, uint64_t>;
+
+  /// A ready message's order key and its slot.
+  using ready_ref = std::pair<order_key, uint64_t>;
 
   /// A min-heap key; entries are validated when popped (lazy deletion).
   struct timed_key {
@@ -305,9 +305,10 @@ private:
   /// front is always ready.
   struct ready_bucket {
     std::deque<uint64_t> fresh;
-    /// The enqueue time of `fresh.back()`.
-    time_point fresh_back;
-    std::set<order_key> returned;
+    /// The order key of `fresh.back()`.
+    order_key fresh_back;
+    /// Slots by order key.
+    std::map<order_key, uint64_t> returned;
   };
 
   template <class T>
@@ -326,8 +327,8 @@ private:
   void make_ready(uint64_t slot, entry& e, bool fresh = false);
   /// Drops ids at the front of a bucket's deque that are no longer ready.
   void skip_stale(ready_bucket& b);
-  /// Returns the key of a bucket's first ready message, if any.
-  std::optional<order_key> first_of(const ready_bucket& b) const;
+  /// Returns a bucket's first ready message, if any.
+  std::optional<ready_ref> first_of(const ready_bucket& b) const;
   /// Makes a leased message ready (or delayed, or a dead letter).
   void end_lease(uint64_t slot, entry& e, caf::timespan delay,
                  time_point now);
@@ -362,7 +363,6 @@ private:
   uint64_t bytes_ = 0;
   queue_stats totals_;
   bool journaling_ = false;
-  bool purged_ = false;
   std::vector<uint64_t> touched_;
   /// Slots that left for another queue since the last journal.
   std::vector<uint64_t> departed_;

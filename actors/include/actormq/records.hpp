@@ -23,8 +23,8 @@
 ///     "d" be64(incarnation) dedup_id    dedup     id, first seen
 ///
 /// An incarnation is a number a queue gets when it is created (from the id
-/// source, so never reused): deleting or purging a queue removes its
-/// messages with one range delete, and a queue created again under the same
+/// source, so never reused): deleting a queue removes its messages with one
+/// range delete, and a queue created again under the same
 /// name never meets the old messages. Times are wall-clock nanoseconds since
 /// the Unix epoch. Integers in values are little-endian, strings carry a u32
 /// length; every value starts with a version byte.
