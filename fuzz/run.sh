@@ -1,14 +1,37 @@
 #!/usr/bin/env bash
-# Builds the record decoder's fuzz target with clang (libFuzzer, ASan, UBSan)
-# and runs it for the given seconds (default 180) on fuzz/corpus, which it
-# extends. Needs Debian's clang and libclang-rt-14-dev.
-#   fuzz/run.sh 300
+# Builds the fuzz targets with clang (libFuzzer, ASan, UBSan) and runs each
+# for the given seconds (default 180) on its corpus in fuzz/corpus/<target>,
+# which it extends. Needs Debian's clang and libclang-rt-14-dev.
+#   fuzz/run.sh 300                    every target, 300 s each
+#   fuzz/run.sh 60 http_reader         one target
+# Targets: record_decoder (stored records), http_reader (the HTTP request
+# reader, at once against byte by byte), request_body (JSON and form bodies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps clang libclang-rt-14-dev
+seconds="${1:-180}"
+shift || true
+targets=("$@")
+if (( ${#targets[@]} == 0 )); then
+  targets=(record_decoder http_reader request_body)
+fi
+flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=all -I actors/include -I http)
 mkdir -p build-fuzz
-clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=all -I actors/include \
-  actors/src/records.cpp fuzz/record_decoder.cpp -o build-fuzz/record_decoder
-build-fuzz/record_decoder -max_total_time="${1:-180}" -max_len=512 \
-  -print_final_stats=1 fuzz/corpus/record_decoder
+for target in "${targets[@]}"; do
+  case "$target" in
+    record_decoder)
+      sources=(actors/src/records.cpp); libs=(); max_len=512 ;;
+    http_reader)
+      sources=(http/wire.cpp); libs=(-lhttp_parser); max_len=4096 ;;
+    request_body)
+      sources=(http/json_api.cpp actors/src/errors.cpp actors/src/log.cpp)
+      libs=(-lcaf_core); max_len=8192 ;;
+    *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
+  esac
+  clang++ "${flags[@]}" "${sources[@]}" "fuzz/$target.cpp" "${libs[@]}" \
+    -o "build-fuzz/$target"
+  mkdir -p "fuzz/corpus/$target"
+  "build-fuzz/$target" -max_total_time="$seconds" -max_len="$max_len" \
+    -print_final_stats=1 "fuzz/corpus/$target"
+done

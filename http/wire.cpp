@@ -1,5 +1,6 @@
 #include "wire.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <http_parser.h>
@@ -84,7 +85,6 @@ struct request_reader::impl {
       self.field.clear();
       self.value.clear();
       self.in_value = false;
-      self.header_bytes = 0;
       self.expect_continue = false;
       self.at = phase::head;
       return proceed;
@@ -92,20 +92,20 @@ struct request_reader::impl {
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
       auto& self = *static_cast<impl*>(p->data);
       self.url.append(at, n);
-      return self.count_header(n);
+      return proceed;
     };
     settings.on_header_field = [](http_parser* p, const char* at, size_t n) {
       auto& self = *static_cast<impl*>(p->data);
       if (self.in_value)
         self.commit_header();
       self.field.append(at, n);
-      return self.count_header(n);
+      return proceed;
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto& self = *static_cast<impl*>(p->data);
       self.in_value = true;
       self.value.append(at, n);
-      return self.count_header(n);
+      return proceed;
     };
     settings.on_headers_complete = [](http_parser* p) {
       auto& self = *static_cast<impl*>(p->data);
@@ -139,18 +139,12 @@ struct request_reader::impl {
       self.current.keep_alive = http_should_keep_alive(p) != 0;
       self.continue_pending = false;
       self.at = phase::idle;
+      self.header_bytes = 0;
       self.ready = true;
       // One request at a time: the caller serves it before reading on.
       http_parser_pause(p, 1);
       return proceed;
     };
-  }
-
-  int count_header(size_t n) {
-    header_bytes += n;
-    return header_bytes > max_header_bytes
-             ? fail(problem::request_too_large, abort_parse)
-             : proceed;
   }
 
   void commit_header() {
@@ -168,6 +162,17 @@ struct request_reader::impl {
   int fail(problem x, int code) {
     error = x;
     return code;
+  }
+
+  /// Ends reading with a failed request `x`; returns `size`.
+  size_t reject(problem x, size_t size) {
+    current = request{};
+    current.failed = true;
+    current.keep_alive = false;
+    current.error = x;
+    ready = true;
+    done = true;
+    return size;
   }
 
   http_parser parser;
@@ -202,19 +207,25 @@ size_t request_reader::feed(const char* data, size_t size) {
     return size;
   if (d.ready || size == 0)
     return 0;
-  auto used = http_parser_execute(&d.parser, &d.settings, data, size);
+  // Every byte before a request's headers end counts against the header
+  // limit, however the bytes are split: the parser sees at most one byte
+  // past it, so the verdict never depends on where a read ended.
+  auto in_head = d.at != phase::body;
+  auto n = in_head ? std::min(size, d.max_header_bytes + 1 - d.header_bytes)
+                   : size;
+  auto used = http_parser_execute(&d.parser, &d.settings, data, n);
   auto err = HTTP_PARSER_ERRNO(&d.parser);
   if (err == HPE_PAUSED) {
     http_parser_pause(&d.parser, 0);
   } else if (err != HPE_OK) {
-    d.current = request{};
-    d.current.failed = true;
-    d.current.keep_alive = false;
-    d.current.error = err == HPE_HEADER_OVERFLOW ? problem::request_too_large
-                                                 : d.error;
-    d.ready = true;
-    d.done = true;
-    return size;
+    return d.reject(err == HPE_HEADER_OVERFLOW ? problem::request_too_large
+                                               : d.error,
+                    size);
+  }
+  if (in_head && d.at != phase::body && !d.ready) {
+    d.header_bytes += used;
+    if (d.header_bytes > d.max_header_bytes)
+      return d.reject(problem::request_too_large, size);
   }
   if (d.ready && d.parser.upgrade) {
     // No protocol upgrades: answer the request, then close.

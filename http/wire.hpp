@@ -62,10 +62,11 @@ public:
   request_reader(const request_reader&) = delete;
   request_reader& operator=(const request_reader&) = delete;
 
-  /// Consumes `data` up to the end of the next request and returns how many
-  /// bytes it took; then ready() holds until take(). While a request waits
-  /// in take() it consumes nothing. After a request with `failed` set it
-  /// consumes everything and reads nothing more.
+  /// Consumes `data`, at most up to the end of the next request, and
+  /// returns how many bytes it took (feed the rest again); at the end of a
+  /// request ready() holds until take(). While a request waits in take()
+  /// it consumes nothing. After a request with `failed` set it consumes
+  /// everything and reads nothing more.
   size_t feed(const char* data, size_t size);
 
   /// Whether a complete (or failed) request waits for take().

@@ -1,0 +1,54 @@
+// libFuzzer target: arbitrary bytes as what a client sends on one
+// connection. The request reader must never crash, hang or read out of
+// bounds, and it must read the same requests and reach the same verdict
+// whether the bytes come all at once or one at a time.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "wire.hpp"
+
+namespace {
+
+using actormq::http::request;
+
+/// Every request in `bytes`, fed in pieces of `piece` bytes.
+std::vector<request> requests_in(std::string_view bytes, size_t piece) {
+  actormq::http::request_reader reader{1024, 4096};
+  std::vector<request> result;
+  while (!bytes.empty()) {
+    auto next = bytes.substr(0, piece);
+    bytes.remove_prefix(next.size());
+    do {
+      next.remove_prefix(reader.feed(next.data(), next.size()));
+      if (reader.ready())
+        result.push_back(reader.take());
+    } while (!next.empty());
+  }
+  return result;
+}
+
+bool same(const request& x, const request& y) {
+  return x.method == y.method && x.path == y.path && x.query == y.query
+         && x.content_type == y.content_type
+         && x.cors_request_headers == y.cors_request_headers
+         && x.body == y.body && x.keep_alive == y.keep_alive
+         && x.failed == y.failed && x.error == y.error;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view bytes{reinterpret_cast<const char*>(data), size};
+  auto at_once = requests_in(bytes, bytes.size());
+  auto bytewise = requests_in(bytes, 1);
+  if (at_once.size() != bytewise.size())
+    std::abort();
+  for (size_t i = 0; i < at_once.size(); ++i)
+    if (!same(at_once[i], bytewise[i]))
+      std::abort();
+  return 0;
+}
