@@ -227,13 +227,16 @@ void connection::preflight(const request& req) {
   finish(reply{204, {}}, extra);
 }
 
+/// Hands the call to a bridge. The state changes once the message is sent
+/// (the bridge's respond() waits for the mutex held here): if sending
+/// throws, serve() still answers 500 and nothing counts as in flight.
 void connection::dispatch(api_call call) {
   auto& bridges = st_->bridges;
   auto i = st_->next_bridge.fetch_add(1, std::memory_order_relaxed);
-  state_ = state::dispatched;
-  st_->in_flight.fetch_add(1, std::memory_order_relaxed);
   caf::anon_send(bridges[i % bridges.size()], std::move(call),
                  responder{shared_from_this()});
+  state_ = state::dispatched;
+  st_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }
 
 /// Writes the reply to the request in service and moves on: to closing,
