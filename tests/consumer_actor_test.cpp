@@ -6,7 +6,9 @@
 #include "actormq/consumer_actor.hpp"
 #include "actormq/errors.hpp"
 #include "actormq/queue_actor.hpp"
+#include "actormq/storage_actor.hpp"
 #include "actormq/testing.hpp"
+#include "memory_store.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
@@ -17,6 +19,21 @@ namespace {
 struct consumer_fixture : testing::fixture {
   queue_actor q = sys.spawn(queue, queue_config{});
   std::vector<std::string> seen;
+
+  /// Puts the queue on a store that the test can make fail.
+  std::shared_ptr<test::memory_store> store_queue() {
+    auto db = std::make_shared<test::memory_store>();
+    storage_config scfg;
+    scfg.db = db;
+    scfg.ids = message_queue::make_id_source();
+    queue_config qcfg;
+    qcfg.ids = scfg.ids;
+    qcfg.storage = sys.spawn(storage, scfg);
+    self->send_exit(q, caf::exit_reason::user_shutdown);
+    q = sys.spawn(queue, qcfg);
+    run();
+    return db;
+  }
 
   consumer_actor start_consumer(consumer_config cfg = {}) {
     if (!cfg.handler)
@@ -132,6 +149,35 @@ TEST_CASE_METHOD(consumer_fixture, "a failing handler releases with backoff "
   CHECK(calls == 3);
   CHECK(stats().acked == 1);
   CHECK(stats().redelivered == 2);
+}
+
+TEST_CASE_METHOD(consumer_fixture,
+                 "a consumer lives on when its ack or release fails") {
+  auto db = store_queue();
+  for (auto x : {"a", "b", "c"})
+    enqueue(x);
+  auto cfg = every(1s);
+  // The store fails while the handler runs: the ack of "a" and the
+  // release of "b" get ec::storage_failed.
+  cfg.handler = [&](const std::optional<message>& x) -> caf::error {
+    if (!x)
+      return caf::none;
+    seen.push_back(x->data.body);
+    db->failing = seen.size() <= 2;
+    return seen.size() == 2 ? make_error(ec::message_required) : caf::none;
+  };
+  start_consumer(cfg);
+  advance(1s);
+  CHECK(seen == std::vector<std::string>{"a"});
+  db->failing = false;
+  advance(1s); // the storage actor's probe finds the store back
+  advance(1s);
+  CHECK(seen == std::vector<std::string>{"a", "b"});
+  db->failing = false;
+  advance(1s);
+  advance(1s);
+  CHECK(seen == std::vector<std::string>{"a", "b", "c"});
+  CHECK(stats().acked == 2);
 }
 
 TEST_CASE("the backoff doubles up to its bound") {

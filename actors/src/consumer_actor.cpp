@@ -52,6 +52,19 @@ void log_refusals(std::vector<caf::error>& results) {
                    + caf::to_string(err));
 }
 
+/// Returns the error path of an ack or release (the store failed, the queue
+/// is gone): the consumer logs and lives on, without a retry. The message
+/// may be delivered again (its lease runs out, or the store still holds it
+/// at the next start): at-least-once.
+auto log_failure(consumer_actor::stateful_pointer<consumer_state> self,
+                 const char* what) {
+  return [self, what](caf::error& err) {
+    log::warning(std::string{"consumer "} + what
+                 + " failed, the message may be delivered again: "
+                 + self->system().render(err));
+  };
+}
+
 } // namespace
 
 consumer_actor::behavior_type
@@ -86,14 +99,14 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
                   ->request(st.source, caf::infinite, atom::release::value,
                             std::vector<std::string>{std::move(x.receipt)},
                             delay)
-                  .then(log_refusals);
+                  .then(log_refusals, log_failure(self, "release"));
               }
             }
             if (!done.empty())
               self
                 ->request(st.source, caf::infinite, atom::ack::value,
                           std::move(done))
-                .then(log_refusals);
+                .then(log_refusals, log_failure(self, "ack"));
           },
           [=](caf::error& err) {
             log::error("consumer cannot reach its queue: "
