@@ -3,7 +3,6 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
-#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
@@ -78,7 +77,7 @@ int main(int argc, char** argv) {
   auto storage = rcfg.storage;
   auto defaults = rcfg.defaults;
   auto registry = sys.spawn(actormq::registry, std::move(rcfg));
-  std::vector<consumer_actor> consumers;
+  consumer_pool_actor consumers;
   if (opts.consumers > 0) {
     caf::scoped_actor self{sys};
     self
@@ -89,8 +88,8 @@ int main(int argc, char** argv) {
           consumer_config ccfg;
           ccfg.interval = opts.consume_interval;
           ccfg.batch = opts.consume_batch;
-          for (uint32_t i = 0; i < opts.consumers; ++i)
-            consumers.push_back(sys.spawn(actormq::consumer, q, ccfg));
+          consumers = sys.spawn(actormq::consumer_pool, q, ccfg,
+                                opts.consumers);
         },
         [&](caf::error& err) {
           log::error("cannot create the consumers' queue: "
@@ -98,8 +97,8 @@ int main(int argc, char** argv) {
         });
   }
   auto stop_actors = [&] {
-    for (auto& c : consumers)
-      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+    if (consumers)
+      caf::anon_send_exit(consumers, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     if (!storage)
       return;

@@ -203,6 +203,52 @@ TEST_CASE_METHOD(consumer_fixture, "several consumers share a queue") {
   CHECK(stats().acked == 4);
 }
 
+TEST_CASE_METHOD(consumer_fixture, "a pool replaces a consumer that fails, "
+                                   "not one told to exit") {
+  for (auto x : {"a", "b", "c", "d", "e"})
+    enqueue(x);
+  auto cfg = every(5s);
+  cfg.handler = [this](const auto& x) -> caf::error {
+    seen.push_back(describe(x));
+    return caf::none;
+  };
+  auto pool = sys.spawn(consumer_pool, q, cfg, uint32_t{2});
+  run();
+  auto first = request<std::vector<consumer_actor>>(pool, atom::list::value);
+  REQUIRE(first);
+  REQUIRE(first->size() == 2);
+  self->send_exit(first->at(0), make_error(ec::storage_failed));
+  run();
+  auto second = request<std::vector<consumer_actor>>(pool, atom::list::value);
+  REQUIRE(second);
+  REQUIRE(second->size() == 2);
+  CHECK(second->at(0) == first->at(1));
+  CHECK(second->at(1) != first->at(0));
+  advance(5s);
+  CHECK(seen.size() == 2); // the new one consumes too
+  self->send_exit(second->at(1), caf::exit_reason::user_shutdown);
+  run();
+  auto third = request<std::vector<consumer_actor>>(pool, atom::list::value);
+  REQUIRE(third);
+  CHECK(third->size() == 1);
+  advance(5s);
+  CHECK(seen.size() == 3);
+  // The pool's exit ends its consumers.
+  self->send_exit(pool, caf::exit_reason::user_shutdown);
+  run();
+  advance(5s);
+  CHECK(seen.size() == 3);
+}
+
+TEST_CASE("only an exit without an error or a requested one is planned") {
+  CHECK(planned_exit(caf::none));
+  CHECK(planned_exit(caf::exit_reason::normal));
+  CHECK(planned_exit(caf::exit_reason::user_shutdown));
+  CHECK_FALSE(planned_exit(caf::exit_reason::kill));
+  CHECK_FALSE(planned_exit(caf::exit_reason::unhandled_exception));
+  CHECK_FALSE(planned_exit(make_error(ec::storage_failed)));
+}
+
 TEST_CASE("describe() renders text as is and JSON compact") {
   CHECK(describe(message{1, {"hi there", payload_kind::text}, 0, 0, {}})
         == "Processing message: hi there");

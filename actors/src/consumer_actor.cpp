@@ -1,5 +1,6 @@
 #include "actormq/consumer_actor.hpp"
 
+#include <algorithm>
 #include <exception>
 
 #include "actormq/log.hpp"
@@ -113,6 +114,61 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
                        + self->system().render(err));
           });
     },
+  };
+}
+
+bool planned_exit(const caf::error& reason) {
+  return !reason || reason == caf::exit_reason::normal
+         || reason == caf::exit_reason::user_shutdown;
+}
+
+namespace {
+
+/// Spawns one consumer of the pool and monitors it.
+void add_consumer(
+  consumer_pool_actor::stateful_pointer<consumer_pool_state> self) {
+  auto& st = self->state;
+  auto c = self->spawn(consumer, st.source, st.cfg);
+  self->monitor(c);
+  st.consumers.push_back(std::move(c));
+}
+
+/// Forgets a consumer that ended; replaces it if it failed.
+void on_consumer_down(
+  consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+  const caf::down_msg& dm) {
+  auto& xs = self->state.consumers;
+  auto i = std::find_if(xs.begin(), xs.end(), [&](const consumer_actor& c) {
+    return c.address() == dm.source;
+  });
+  if (i == xs.end())
+    return;
+  xs.erase(i);
+  if (planned_exit(dm.reason))
+    return;
+  log::warning("consumer ended (" + self->system().render(dm.reason)
+               + "); a new one replaces it");
+  add_consumer(self);
+}
+
+} // namespace
+
+consumer_pool_actor::behavior_type
+consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+              queue_actor source, consumer_config cfg, uint32_t count) {
+  self->state.source = std::move(source);
+  self->state.cfg = std::move(cfg);
+  for (uint32_t i = 0; i < count; ++i)
+    add_consumer(self);
+  self->set_down_handler(
+    [=](caf::down_msg& dm) { on_consumer_down(self, dm); });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& c : self->state.consumers)
+      self->send_exit(c, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [=](atom::list) { return self->state.consumers; },
   };
 }
 

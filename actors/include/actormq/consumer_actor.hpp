@@ -3,6 +3,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
@@ -64,5 +65,35 @@ struct consumer_state {
 consumer_actor::behavior_type
 consumer(consumer_actor::stateful_pointer<consumer_state> self,
          queue_actor source, consumer_config cfg);
+
+/// Keeps a number of consumers of one queue running.
+using consumer_pool_actor = caf::typed_actor<
+  // Replies with the consumers running now.
+  caf::replies_to<atom::list>::with<std::vector<consumer_actor>>>;
+
+/// Returns whether an actor that ended for `reason` was told to (or ended
+/// by itself without an error): anything else is a failure.
+bool planned_exit(const caf::error& reason);
+
+/// The state of a consumer pool.
+struct consumer_pool_state {
+  /// Shown as the actor's name.
+  static constexpr const char* name = "actormq.consumer_pool";
+  /// What every consumer is spawned with.
+  queue_actor source;
+  consumer_config cfg;
+  /// The consumers running now, each monitored.
+  std::vector<consumer_actor> consumers;
+};
+
+/// The behaviour of a consumer pool, a small supervisor: it spawns `count`
+/// consumers of `source` with `cfg` and monitors them. A consumer that ends
+/// with a failure (see planned_exit) is logged and replaced by a new one;
+/// one that was told to exit is not. Exiting the pool ends its consumers
+/// with the same reason. Spawn it with
+/// `sys.spawn(actormq::consumer_pool, queue, actormq::consumer_config{}, n)`.
+consumer_pool_actor::behavior_type
+consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+              queue_actor source, consumer_config cfg, uint32_t count);
 
 } // namespace actormq
