@@ -4,17 +4,29 @@
 #include <cstdio>
 #include <exception>
 
+#include <unistd.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actormq/consumer_actor.hpp"
+#include "actormq/durable.hpp"
 #include "actormq/log.hpp"
-#include "actormq/recovery.hpp"
 #include "actormq/registry_actor.hpp"
-#include "actormq/storage_actor.hpp"
 #include "config.hpp"
 #include "server.hpp"
+
+namespace {
+
+/// Set when the storage actor failed: main then exits with
+/// storage_failure_status.
+std::atomic<bool> storage_failed{false};
+
+/// EX_SOFTWARE: an internal error; a service manager restarts the service.
+constexpr int storage_failure_status = 70;
+
+} // namespace
 
 int main(int argc, char** argv) {
   using namespace actormq;
@@ -43,40 +55,29 @@ int main(int argc, char** argv) {
   registry_config rcfg;
   rcfg.defaults.max_message_bytes = opts.max_message_bytes;
   rcfg.max_memory_bytes = opts.max_memory_bytes;
-  rcfg.ids = message_queue::make_id_source();
-  auto healthy = std::make_shared<std::atomic<bool>>(true);
-  if (opts.persistent) {
-    std::string err;
-    auto db = open_rocksdb_store(opts.data_dir, err);
-    if (!db) {
-      log::error(err);
-      return 1;
-    }
-    auto started = std::chrono::steady_clock::now();
-    auto recovered = std::make_shared<recovered_state>();
-    if (auto why = recover(*db, *recovered); !why.empty()) {
-      log::error("cannot open the store in " + opts.data_dir + ": " + why);
-      return 1;
-    }
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
-    log::info("recovered " + std::to_string(recovered->messages)
-              + " messages in " + std::to_string(recovered->queues.size())
-              + " queues from " + opts.data_dir + " in "
-              + std::to_string(took.count()) + " ms");
-    rcfg.ids->store(recovered->next_id);
-    rcfg.recovered = std::move(recovered);
-    storage_config stcfg;
-    stcfg.db = std::move(db);
-    stcfg.mode = opts.fsync;
-    stcfg.sync_interval = opts.fsync_interval;
-    stcfg.ids = rcfg.ids;
-    stcfg.healthy = healthy;
-    rcfg.storage = sys.spawn<caf::detached>(actormq::storage, std::move(stcfg));
-  }
-  auto storage = rcfg.storage;
   auto defaults = rcfg.defaults;
-  auto registry = sys.spawn(actormq::registry, std::move(rcfg));
+  durable_node node;
+  if (opts.persistent) {
+    durable_options dopts;
+    dopts.data_dir = opts.data_dir;
+    dopts.fsync = opts.fsync;
+    dopts.fsync_interval = opts.fsync_interval;
+    dopts.registry = std::move(rcfg);
+    // A storage actor cannot be restarted soundly (its writes in flight
+    // and their waiters are gone): the process shuts down as on SIGTERM
+    // and exits with status 70, and its service manager starts it again.
+    dopts.on_storage_failure = [](const caf::error&) {
+      storage_failed = true;
+      ::kill(::getpid(), SIGTERM);
+    };
+    auto started = start_durable(sys, std::move(dopts));
+    if (!started)
+      return 1;
+    node = std::move(*started);
+  } else {
+    node.registry = sys.spawn(actormq::registry, std::move(rcfg));
+  }
+  auto registry = node.registry;
   consumer_pool_actor consumers;
   if (opts.consumers > 0) {
     caf::scoped_actor self{sys};
@@ -99,17 +100,10 @@ int main(int argc, char** argv) {
   auto stop_actors = [&] {
     if (consumers)
       caf::anon_send_exit(consumers, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    if (!storage)
-      return;
-    // Everything written so far reaches the disk before the exit.
-    caf::scoped_actor self{sys};
-    self->request(storage, std::chrono::seconds{10}, atom::flush::value)
-      .receive([](atom::ok) {},
-               [&](caf::error& err) {
-                 log::error("final sync failed: " + sys.render(err));
-               });
-    self->send_exit(storage, caf::exit_reason::user_shutdown);
+    if (node.storage)
+      stop_durable(sys, node);
+    else
+      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   };
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
@@ -124,7 +118,7 @@ int main(int argc, char** argv) {
   scfg.idle_timeout = duration_cast<milliseconds>(opts.idle_timeout);
   scfg.max_connections = opts.max_connections;
   scfg.defaults = defaults;
-  scfg.storage_healthy = opts.persistent ? healthy : nullptr;
+  scfg.storage_healthy = node.healthy;
   http::server srv{sys, registry, scfg};
   try {
     srv.start();
@@ -137,9 +131,13 @@ int main(int argc, char** argv) {
             + std::to_string(srv.port()));
   int sig = 0;
   sigwait(&signals, &sig);
-  log::info(sig == SIGINT ? "SIGINT received, shutting down"
-                          : "SIGTERM received, shutting down");
+  if (storage_failed)
+    log::error("shutting down after the storage actor's failure, exit "
+               "status 70");
+  else
+    log::info(sig == SIGINT ? "SIGINT received, shutting down"
+                            : "SIGTERM received, shutting down");
   srv.stop();
   stop_actors();
-  return 0;
+  return storage_failed ? storage_failure_status : 0;
 }
