@@ -20,19 +20,27 @@ namespace {
 /// The state of a bridge: where queues are, and the handles it has seen.
 struct bridge_state {
   static constexpr const char* name = "actormq.http.bridge";
-  registry_actor registry;
+  bridge_config cfg;
   std::unordered_map<std::string, queue_actor> queues;
 };
 
 using bridge_ptr = caf::stateful_actor<bridge_state>*;
 
-/// Answers with the problem `err` stands for; one no table knows is a bug,
-/// logged here and a 500 to the client.
+/// The backstop for an answer a bridge waits for.
+caf::timespan backstop(bridge_ptr self) {
+  return self->state.cfg.timeout;
+}
+
+/// Answers with the problem `err` stands for; a backstop that fired is a
+/// warning, an error no table knows a bug, logged here and a 500.
 void answer_error(bridge_ptr self, const responder& r, const caf::error& err) {
   auto p = to_problem(err);
-  if (p == problem::internal_error)
+  if (err == caf::sec::request_timeout)
+    log::warning("an actor did not answer the frontend in time; the "
+                 "request got 503");
+  else if (p == problem::internal_error)
     log::error("a request failed: " + self->system().render(err));
-  r.conn->respond(problem_reply(p));
+  r.respond(problem_reply(p));
 }
 
 /// Runs `f` with the named queue (from the cache, or asked of the registry,
@@ -45,8 +53,8 @@ void with_queue(bridge_ptr self, const std::string& name, bool create,
     f(i->second);
     return;
   }
-  self->request(self->state.registry, caf::infinite, atom::get::value, name,
-                create)
+  self->request(self->state.cfg.registry, backstop(self), atom::get::value,
+                name, create)
     .then(
       [=](queue_actor& q) mutable {
         self->monitor(q);
@@ -66,25 +74,26 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
     {
       auto kind = call.kind;
       if (call.batch) {
-        self->request(q, caf::infinite, atom::enqueue::value,
+        self->request(q, backstop(self), atom::enqueue::value,
                       std::move(call.messages))
           .then([=](std::vector<uint64_t>& ids) {
-            r.conn->respond(enqueue_reply(kind, true, ids));
+            r.respond(enqueue_reply(kind, true, ids));
           }, fail);
       } else {
-        self->request(q, caf::infinite, atom::enqueue::value,
+        self->request(q, backstop(self), atom::enqueue::value,
                       std::move(call.messages.front()))
           .then([=](uint64_t id) {
-            r.conn->respond(enqueue_reply(kind, false, {id}));
+            r.respond(enqueue_reply(kind, false, {id}));
           }, fail);
       }
       return;
     }
     case op::receive:
-      self->request(q, caf::infinite, atom::receive::value, call.max,
-                    call.visibility, call.wait)
+      self->request(q, call.wait + self->state.cfg.receive_margin,
+                    atom::receive::value, call.max, call.visibility,
+                    call.wait)
         .then([=](std::vector<lease>& xs) {
-          if (r.conn->respond(leases_reply(xs, self->clock().now())))
+          if (r.respond(leases_reply(xs, self->clock().now())))
             return;
           // The client left while waiting: its messages go back at once.
           std::vector<std::string> receipts;
@@ -92,7 +101,7 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
             receipts.push_back(std::move(x.receipt));
           if (!receipts.empty())
             self
-              ->request(q, caf::infinite, atom::release::value,
+              ->request(q, backstop(self), atom::release::value,
                         std::move(receipts), caf::timespan{0})
               .then([](std::vector<caf::error>&) {},
                     [](caf::error&) {
@@ -101,46 +110,46 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
         }, fail);
       return;
     case op::ack:
-      self->request(q, caf::infinite, atom::ack::value, call.receipts)
+      self->request(q, backstop(self), atom::ack::value, call.receipts)
         .then([=](std::vector<caf::error>& results) {
-          r.conn->respond(receipts_reply(call.receipts, results));
+          r.respond(receipts_reply(call.receipts, results));
         }, fail);
       return;
     case op::release:
     case op::extend: {
       auto arg = call.kind == op::release ? call.delay : call.visibility;
       auto handle = [=](std::vector<caf::error>& results) {
-        r.conn->respond(receipts_reply(call.receipts, results));
+        r.respond(receipts_reply(call.receipts, results));
       };
       if (call.kind == op::release)
-        self->request(q, caf::infinite, atom::release::value, call.receipts,
+        self->request(q, backstop(self), atom::release::value, call.receipts,
                       arg).then(handle, fail);
       else
-        self->request(q, caf::infinite, atom::extend::value, call.receipts,
+        self->request(q, backstop(self), atom::extend::value, call.receipts,
                       arg).then(handle, fail);
       return;
     }
     case op::peek:
-      self->request(q, caf::infinite, atom::peek::value, call.max)
+      self->request(q, backstop(self), atom::peek::value, call.max)
         .then([=](std::vector<message>& xs) {
-          r.conn->respond(messages_reply(xs, self->clock().now()));
+          r.respond(messages_reply(xs, self->clock().now()));
         }, fail);
       return;
     case op::purge:
-      self->request(q, caf::infinite, atom::purge::value)
-        .then([=](uint64_t n) { r.conn->respond(count_reply("purged", n)); },
+      self->request(q, backstop(self), atom::purge::value)
+        .then([=](uint64_t n) { r.respond(count_reply("purged", n)); },
               fail);
       return;
     default:
       log::error("a queue call of no known kind reached the bridge");
-      r.conn->respond(problem_reply(problem::internal_error));
+      r.respond(problem_reply(problem::internal_error));
   }
 }
 
-/// The bridge's behaviour (see spawn_bridge()).
+/// The bridge's behaviour (see spawn_bridges()).
 caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
-                     registry_actor registry) {
-  self->state.registry = std::move(registry);
+                     bridge_config cfg) {
+  self->state.cfg = std::move(cfg);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& cache = self->state.queues;
     for (auto i = cache.begin(); i != cache.end();) {
@@ -153,20 +162,20 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
   return {
     [=](api_call& call, responder& r) {
       auto fail = [=](caf::error& err) { answer_error(self, r, err); };
-      auto& reg = self->state.registry;
+      auto& reg = self->state.cfg.registry;
       switch (call.kind) {
         case op::list_queues:
         case op::metrics: {
           auto metrics = call.kind == op::metrics;
-          self->request(reg, caf::infinite, atom::list::value)
+          self->request(reg, backstop(self), atom::list::value)
             .then([=](std::vector<queue_info>& xs) {
-              r.conn->respond(metrics ? metrics_reply(xs) : queues_reply(xs));
+              r.respond(metrics ? metrics_reply(xs) : queues_reply(xs));
             }, fail);
           return;
         }
         case op::get_queue:
-          self->request(reg, caf::infinite, atom::stats::value, call.queue)
-            .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
+          self->request(reg, backstop(self), atom::stats::value, call.queue)
+            .then([=](queue_info& x) { r.respond(queue_reply(x)); },
                   fail);
           return;
         case op::put_queue: {
@@ -174,31 +183,36 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
           // (or, for a new queue, the defaults).
           auto put = [=](queue_attributes base) {
             apply_attributes(call, base);
-            auto& reg = self->state.registry;
-            self->request(reg, caf::infinite, atom::put::value, call.queue,
+            auto& reg = self->state.cfg.registry;
+            self->request(reg, backstop(self), atom::put::value, call.queue,
                           std::move(base))
               .then([=](queue_actor&) {
-                self->request(self->state.registry, caf::infinite,
+                self->request(self->state.cfg.registry, backstop(self),
                               atom::stats::value, call.queue)
-                  .then([=](queue_info& x) { r.conn->respond(queue_reply(x)); },
+                  .then([=](queue_info& x) { r.respond(queue_reply(x)); },
                         fail);
               }, fail);
           };
-          self->request(reg, caf::infinite, atom::stats::value, call.queue)
+          self->request(reg, backstop(self), atom::stats::value, call.queue)
             .then([=](queue_info& x) { put(std::move(x.attributes)); },
-                  [=](caf::error&) { put(call.attributes); });
+                  [=](caf::error& err) {
+                    if (to_problem(err) == problem::unknown_queue)
+                      put(call.attributes);
+                    else
+                      answer_error(self, r, err);
+                  });
           return;
         }
         case op::delete_queue:
           self->state.queues.erase(call.queue);
-          self->request(reg, caf::infinite, atom::remove::value, call.queue)
-            .then([=](bool) { r.conn->respond(deleted_reply(call.queue)); },
+          self->request(reg, backstop(self), atom::remove::value, call.queue)
+            .then([=](bool) { r.respond(deleted_reply(call.queue)); },
                   fail);
           return;
         case op::redrive:
-          self->request(reg, caf::infinite, atom::redrive::value, call.queue)
+          self->request(reg, backstop(self), atom::redrive::value, call.queue)
             .then([=](uint64_t n) {
-              r.conn->respond(count_reply("redriven", n));
+              r.respond(count_reply("redriven", n));
             }, fail);
           return;
         default: {
@@ -215,10 +229,50 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
   };
 }
 
+/// The supervisor's state: the bridges it watches, by slot.
+struct supervisor_state {
+  static constexpr const char* name = "actormq.http.bridges";
+  std::vector<caf::actor> bridges;
+};
+
+/// Watches the bridges and replaces any that ends.
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         std::shared_ptr<shared_state> st, bridge_config cfg,
+                         std::vector<caf::actor> bridges) {
+  for (auto& b : bridges)
+    self->monitor(b);
+  self->state.bridges = std::move(bridges);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& xs = self->state.bridges;
+    for (size_t slot = 0; slot < xs.size(); ++slot) {
+      if (xs[slot].address() != dm.source)
+        continue;
+      log::error("bridge " + std::to_string(slot) + " ended ("
+                 + self->system().render(dm.reason)
+                 + "); a new one takes its place");
+      xs[slot] = self->spawn(bridge, cfg);
+      self->monitor(xs[slot]);
+      st->set_bridge(slot, xs[slot]);
+    }
+  });
+  return {
+    [=](atom::list) { return self->state.bridges; },
+  };
+}
+
 } // namespace
 
-caf::actor spawn_bridge(caf::actor_system& sys, registry_actor registry) {
-  return sys.spawn(bridge, std::move(registry));
+caf::actor spawn_bridges(caf::actor_system& sys,
+                         std::shared_ptr<shared_state> st,
+                         bridge_config cfg, size_t count) {
+  // The bridges serve from the start, before their supervisor runs.
+  std::vector<caf::actor> bridges;
+  for (size_t i = 0; i < count; ++i) {
+    bridges.push_back(sys.spawn(bridge, cfg));
+    st->set_bridge(i, bridges.back());
+  }
+  return sys.spawn(supervisor, std::move(st), std::move(cfg),
+                   std::move(bridges));
 }
 
 } // namespace actormq::http::detail

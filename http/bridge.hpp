@@ -1,10 +1,12 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 
 #include "actormq/actors.hpp"
 #include "api.hpp"
@@ -12,18 +14,42 @@
 namespace actormq::http::detail {
 
 class connection;
+struct shared_state;
 
 /// Where an actor's answer to a request goes; travels in actor messages.
 struct responder {
   /// The connection that waits for the answer.
   std::shared_ptr<connection> conn;
+  /// Which of its requests the answer is for.
+  uint64_t request = 0;
+
+  /// Answers the request; false if the answer went nowhere (the client is
+  /// gone, or the connection answered it already, e.g. with its own
+  /// backstop).
+  bool respond(const reply& r) const;
 };
 
-/// Spawns a bridge: the frontend's actor that takes an `api_call` and the
-/// `responder` waiting for it, asks the registry or a queue, and answers.
-/// One per HTTP thread, so a Pistache thread only ever does a non-blocking
-/// send.
-caf::actor spawn_bridge(caf::actor_system& sys, registry_actor registry);
+/// What every bridge needs.
+struct bridge_config {
+  /// Where queues are.
+  registry_actor registry;
+  /// Backstop for any answer a bridge waits for; past it the request gets
+  /// 503 (a warning in the log).
+  caf::timespan timeout;
+  /// A receive waits its long-poll time plus this.
+  caf::timespan receive_margin;
+};
+
+/// Spawns the frontend's bridges, `count` of them, in `st->bridges`, and
+/// the actor that supervises them: a bridge that ends is logged and
+/// replaced in its slot. A bridge takes an `api_call` and the `responder`
+/// waiting for it, asks the registry or a queue, and answers; one per HTTP
+/// thread, so a Pistache thread only ever does a non-blocking send. The
+/// supervisor answers `atom::list` with the bridges serving now. End the
+/// supervisor before the bridges: else it replaces them.
+caf::actor spawn_bridges(caf::actor_system& sys,
+                         std::shared_ptr<shared_state> st,
+                         bridge_config cfg, size_t count);
 
 } // namespace actormq::http::detail
 

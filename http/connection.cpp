@@ -49,6 +49,27 @@ bool path_is(std::string_view path, std::string_view route) {
 
 } // namespace
 
+caf::actor shared_state::next_bridge() {
+  std::lock_guard<std::mutex> guard{bridges_mtx_};
+  if (bridges_.empty())
+    return {};
+  return bridges_[next_bridge_++ % bridges_.size()];
+}
+
+void shared_state::set_bridge(size_t i, caf::actor b) {
+  std::lock_guard<std::mutex> guard{bridges_mtx_};
+  if (bridges_.size() <= i)
+    bridges_.resize(i + 1);
+  bridges_[i] = std::move(b);
+}
+
+std::vector<caf::actor> shared_state::take_bridges() {
+  std::lock_guard<std::mutex> guard{bridges_mtx_};
+  std::vector<caf::actor> result;
+  result.swap(bridges_);
+  return result;
+}
+
 connection::connection(std::shared_ptr<shared_state> st,
                        frontend_transport* t,
                        int fd)
@@ -94,6 +115,10 @@ void connection::expire(clock_type::time_point now) {
     state_ = state::closing;
     update_pause();
     ::shutdown(fd_, SHUT_RDWR);
+  } else if (state_ == state::dispatched && now >= deadline_) {
+    log::warning("a request got no answer from the actors in time; the "
+                 "request got 503");
+    answer(problem_reply(problem::unavailable));
   } else if (state_ == state::reading) {
     auto limit = st_->request_timeout;
     if (reader_.at() != request_reader::phase::body)
@@ -122,10 +147,15 @@ void connection::closed() {
     state_ = state::closing;
 }
 
-bool connection::respond(const reply& r) {
+bool connection::respond(uint64_t request, const reply& r) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (state_ != state::dispatched)
-    return false; // one answer per request: this one came twice
+  if (state_ != state::dispatched || request != request_)
+    return false; // one answer per request: this one came too late
+  return answer(r);
+}
+
+/// Answers the request in service and serves what waits behind it.
+bool connection::answer(const reply& r) {
   st_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   auto delivered = open_.load();
   finish(r);
@@ -133,6 +163,10 @@ bool connection::respond(const reply& r) {
   if (update_pause())
     transport_->wake(shared_from_this());
   return delivered;
+}
+
+bool responder::respond(const reply& r) const {
+  return conn->respond(request, r);
 }
 
 /// Reads and serves requests from `data` while the state lets it; returns
@@ -231,10 +265,13 @@ void connection::preflight(const request& req) {
 /// (the bridge's respond() waits for the mutex held here): if sending
 /// throws, serve() still answers 500 and nothing counts as in flight.
 void connection::dispatch(api_call call) {
-  auto& bridges = st_->bridges;
-  auto i = st_->next_bridge.fetch_add(1, std::memory_order_relaxed);
-  caf::anon_send(bridges[i % bridges.size()], std::move(call),
-                 responder{shared_from_this()});
+  auto wait = call.kind == op::receive
+                ? std::chrono::duration_cast<clock_type::duration>(call.wait)
+                    + st_->receive_margin
+                : st_->actor_timeout;
+  caf::anon_send(st_->next_bridge(), std::move(call),
+                 responder{shared_from_this(), ++request_});
+  deadline_ = clock_type::now() + wait + answer_grace;
   state_ = state::dispatched;
   st_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }

@@ -32,12 +32,21 @@ constexpr size_t max_read_ahead = 64 * 1024;
 /// further request is served or read until the socket drains.
 constexpr size_t max_unsent = 64 * 1024;
 
+/// How much longer than a bridge's own backstop a connection waits for its
+/// answer before it answers 503 itself (an answer lost with a bridge that
+/// ended).
+constexpr auto answer_grace = std::chrono::seconds{1};
+
 /// What every connection of a server shares.
 struct shared_state {
-  /// The frontend's actors, one per HTTP thread.
-  std::vector<caf::actor> bridges;
-  /// Round-robin position over `bridges`.
-  std::atomic<size_t> next_bridge{0};
+  /// The bridge for the next request, round robin over the slots (an
+  /// invalid handle while there are none).
+  caf::actor next_bridge();
+  /// Puts bridge `b` in slot `i` (the supervisor replaces a bridge that
+  /// ends).
+  void set_bridge(size_t i, caf::actor b);
+  /// Takes every bridge out: requests from now on go nowhere.
+  std::vector<caf::actor> take_bridges();
   /// Limits for the request reader.
   size_t max_header_bytes = 0;
   size_t max_body_bytes = 0;
@@ -50,12 +59,22 @@ struct shared_state {
   clock_type::duration header_timeout;
   clock_type::duration request_timeout;
   clock_type::duration idle_timeout;
+  /// Backstop for a bridge's answer, and a receive's margin beyond its
+  /// wait (see server_config).
+  clock_type::duration actor_timeout;
+  clock_type::duration receive_margin;
   /// Connections served at once; more are refused with 503.
   size_t max_connections = 0;
   /// Connections open now.
   std::atomic<size_t> connections{0};
   /// Requests handed to a bridge and not yet answered.
   std::atomic<int64_t> in_flight{0};
+
+private:
+  std::mutex bridges_mtx_;
+  /// The frontend's actors, one per HTTP thread (under the mutex).
+  std::vector<caf::actor> bridges_;
+  size_t next_bridge_ = 0;
 };
 
 /// One client connection: reads requests one at a time, serves each in
@@ -75,7 +94,8 @@ public:
     /// (--header-timeout, --request-timeout: 408, then closing).
     reading,
     /// One request is in service. Bytes that arrive wait unparsed, up to
-    /// max_read_ahead; then reading pauses.
+    /// max_read_ahead; then reading pauses. If no answer comes by the
+    /// request's backstop (a bridge's own, plus answer_grace), 503.
     dispatched,
     /// More than max_unsent bytes of replies wait for the client: nothing
     /// is served or read until they drain.
@@ -115,9 +135,10 @@ public:
   /// The client went away; nothing may be written to the descriptor now.
   void closed();
 
-  /// Answers the request in service (from an actor's thread); false if the
-  /// client is gone and the answer went nowhere.
-  bool respond(const reply& r);
+  /// Answers request number `request` (from an actor's thread); false if
+  /// the answer went nowhere: the client is gone, or that request is not
+  /// in service (answered already).
+  bool respond(uint64_t request, const reply& r);
 
 private:
   size_t parse(const char* data, size_t size);
@@ -127,6 +148,7 @@ private:
   void api(request& req);
   void preflight(const request& req);
   void dispatch(api_call call);
+  bool answer(const reply& r);
   void finish(const reply& r, std::string_view extra_headers = {});
   void serve_read_ahead();
   bool update_pause();
@@ -140,6 +162,10 @@ private:
   state state_ = state::reading;
   /// When the current state's timeout started.
   clock_type::time_point since_;
+  /// The number of the request dispatched last, and when the connection
+  /// stops waiting for its answer.
+  uint64_t request_ = 0;
+  clock_type::time_point deadline_;
   request_reader reader_;
   /// Bytes read while a request was in service, from `read_ahead_pos_`.
   std::string read_ahead_;

@@ -203,9 +203,9 @@ problem to_problem(const caf::error& x) {
     }
     return problem::internal_error;
   }
-  // An actor that is gone (the server is stopping) is transient; anything
-  // else is a bug.
-  if (x == caf::sec::request_receiver_down)
+  // An actor that is gone (the server is stopping) or did not answer in
+  // time is transient; anything else is a bug.
+  if (x == caf::sec::request_receiver_down || x == caf::sec::request_timeout)
     return problem::unavailable;
   return problem::internal_error;
 }

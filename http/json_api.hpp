@@ -54,7 +54,8 @@ enum class problem : uint8_t {
   malformed_request,
   /// 431 / 413: the request is over the size the server reads.
   request_too_large,
-  /// 503: the queue cannot be reached (e.g. while shutting down).
+  /// 503: the queue cannot be reached (e.g. while shutting down) or did
+  /// not answer within the frontend's backstop timeout.
   unavailable,
   /// 408: the request did not arrive within --header-timeout or
   /// --request-timeout; the connection closes.

@@ -28,12 +28,15 @@ struct server::impl {
   server_config cfg;
   std::shared_ptr<detail::shared_state> st;
   std::unique_ptr<Pistache::Tcp::Listener> listener;
+  /// Spawns, watches and replaces the bridges.
+  caf::actor supervisor;
 };
 
 server::server(caf::actor_system& sys, registry_actor registry,
                server_config cfg)
   : impl_(new impl{sys, std::move(registry), std::move(cfg),
-                   std::make_shared<detail::shared_state>(), nullptr}) {
+                   std::make_shared<detail::shared_state>(), nullptr,
+                   caf::actor{}}) {
   // nop
 }
 
@@ -55,8 +58,13 @@ void server::start() {
   d.st->request_timeout = d.cfg.request_timeout;
   d.st->idle_timeout = d.cfg.idle_timeout;
   d.st->max_connections = d.cfg.max_connections;
-  for (size_t i = 0; i < d.cfg.threads; ++i)
-    d.st->bridges.push_back(detail::spawn_bridge(d.sys, d.registry));
+  d.st->actor_timeout = d.cfg.actor_timeout;
+  d.st->receive_margin = d.cfg.receive_margin;
+  d.supervisor = detail::spawn_bridges(
+    d.sys, d.st,
+    detail::bridge_config{d.registry, d.cfg.actor_timeout,
+                          d.cfg.receive_margin},
+    d.cfg.threads);
   try {
     d.listener = std::make_unique<Tcp::Listener>(
       Address{d.cfg.host, Port{d.cfg.port}});
@@ -99,16 +107,32 @@ void server::stop() {
   if (d.listener)
     d.listener->shutdown();
   // Connections held by the bridges write through the listener's
-  // transports: the bridges go first.
-  if (!d.st->bridges.empty()) {
+  // transports: the bridges go first, after their supervisor (which would
+  // replace them).
+  if (d.supervisor) {
     caf::scoped_actor self{d.sys};
-    for (auto& b : d.st->bridges) {
+    self->send_exit(d.supervisor, caf::exit_reason::user_shutdown);
+    self->wait_for(d.supervisor);
+    d.supervisor = caf::actor{};
+    for (auto& b : d.st->take_bridges()) {
       self->send_exit(b, caf::exit_reason::user_shutdown);
       self->wait_for(b);
     }
-    d.st->bridges.clear();
   }
   d.listener.reset();
+}
+
+std::vector<caf::actor> server::bridges() const {
+  std::vector<caf::actor> result;
+  if (!impl_->supervisor)
+    return result;
+  caf::scoped_actor self{impl_->sys};
+  self->request(impl_->supervisor, std::chrono::seconds{5}, atom::list::value)
+    .receive([&](std::vector<caf::actor>& xs) { result = std::move(xs); },
+             [](caf::error&) {
+               // Stopping: no bridges.
+             });
+  return result;
 }
 
 } // namespace actormq::http

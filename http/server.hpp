@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -33,6 +34,10 @@ struct server_config {
   std::chrono::milliseconds idle_timeout{60000};
   /// Connections served at once; more get 503 and are closed.
   size_t max_connections = 10000;
+  /// Backstop for an actor's answer to a request: past it, 503.
+  std::chrono::milliseconds actor_timeout{30000};
+  /// A receive's backstop: its long-poll wait plus this.
+  std::chrono::milliseconds receive_margin{5000};
   /// Attributes of queues a PUT leaves out.
   queue_attributes defaults;
   /// False while the store fails: /healthz answers 503. Null: no store.
@@ -64,6 +69,10 @@ public:
   /// Stops listening, closes connections and ends the frontend's actors.
   /// Safe to call more than once.
   void stop();
+
+  /// The bridge actors serving requests now, one per HTTP thread (a bridge
+  /// that ends is replaced in its slot).
+  std::vector<caf::actor> bridges() const;
 
 private:
   struct impl;

@@ -20,17 +20,25 @@ public:
   /// Changes a test's server settings before the start.
   using tuning = std::function<void(actormq::http::server_config&)>;
 
+  /// Spawns what the server takes for its registry (a stand-in, for tests
+  /// of actors that fail).
+  using registry_factory = std::function<actormq::registry_actor(
+    caf::actor_system&, actormq::registry_config)>;
+
   /// Starts a server whose queues accept messages up to `max_message_bytes`
   /// and hold at most `max_memory_bytes` together (0: no bound), and write
-  /// to `db` if given; `tune` changes its settings.
+  /// to `db` if given; `tune` changes its settings; `make_registry`, if
+  /// given, replaces the real registry.
   explicit running_server(size_t max_message_bytes,
                           uint64_t max_memory_bytes = 0,
                           std::shared_ptr<actormq::store> db = nullptr,
-                          const tuning& tune = nullptr)
+                          const tuning& tune = nullptr,
+                          const registry_factory& make_registry = nullptr)
     : storage(spawn_storage(sys, std::move(db), healthy)),
-      reg(sys.spawn(actormq::registry,
-                    make_registry_config(max_message_bytes, max_memory_bytes,
-                                         storage))),
+      reg(spawn_registry(sys,
+                         make_registry_config(max_message_bytes,
+                                              max_memory_bytes, storage),
+                         make_registry)),
       srv(sys, reg,
           make_server_config(max_message_bytes, storage, healthy, tune)) {
     srv.start();
@@ -56,6 +64,14 @@ public:
   actormq::http::server srv;
 
 private:
+  static actormq::registry_actor
+  spawn_registry(caf::actor_system& sys, actormq::registry_config c,
+                 const registry_factory& make_registry) {
+    if (make_registry)
+      return make_registry(sys, std::move(c));
+    return sys.spawn(actormq::registry, std::move(c));
+  }
+
   static actormq::storage_actor
   spawn_storage(caf::actor_system& sys, std::shared_ptr<actormq::store> db,
                 std::shared_ptr<std::atomic<bool>> healthy) {

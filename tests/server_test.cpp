@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "http_client.hpp"
@@ -576,4 +578,92 @@ TEST_CASE("2,000 idle connections cost under 64 KiB each") {
                         / n;
   WARN("resident memory per idle connection: " << per_connection << " bytes");
   CHECK(per_connection < 64u * 1024);
+}
+
+namespace {
+
+/// An actor that never answers. As the registry it hands itself out as
+/// every queue, so requests to queues go unanswered too.
+caf::behavior silent_actor(caf::event_based_actor* self) {
+  self->set_default_handler(
+    [](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+      return caf::delegated<caf::message>{};
+    });
+  return {
+    [=](atom::get, const std::string&, bool) {
+      return caf::actor_cast<queue_actor>(self);
+    },
+  };
+}
+
+/// A server in front of silent_actor, with backstops of 200 ms (300 ms
+/// beyond a receive's wait).
+struct silent_fixture : test::running_server {
+  silent_fixture()
+    : running_server(
+      64, 0, nullptr,
+      [](actormq::http::server_config& c) {
+        c.actor_timeout = milliseconds{200};
+        c.receive_margin = milliseconds{300};
+      },
+      [](caf::actor_system& sys, actormq::registry_config) {
+        return caf::actor_cast<registry_actor>(sys.spawn(silent_actor));
+      }) {
+    // nop
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(silent_fixture, "an actor that never answers gets a 503") {
+  test::http_client c{port()};
+  // Each call gets 503 between `earliest` and `latest`; a request pipelined
+  // behind it is answered after it: the connection stays in step.
+  auto check = [&](std::string_view method, std::string_view path,
+                   std::string_view body, milliseconds earliest,
+                   milliseconds latest) {
+    INFO(method << " " << path);
+    auto t0 = test_clock::now();
+    c.send(method, path, body, json_header);
+    c.send("GET", "/healthz");
+    check_json_error(c.read_response(), 503,
+                     "Queue is unavailable; retry later");
+    CHECK(since(t0) >= earliest);
+    CHECK(since(t0) < latest);
+    CHECK(c.read_response().status == 200);
+  };
+  for (auto [method, path] :
+       {std::pair{"GET", "/queues"}, std::pair{"GET", "/queues/q"},
+        std::pair{"PUT", "/queues/q"}, std::pair{"DELETE", "/queues/q"},
+        std::pair{"GET", "/metrics"}})
+    check(method, path, {}, milliseconds{150}, milliseconds{2000});
+  check("POST", "/queues/q/messages", R"({"message":"m"})",
+        milliseconds{150}, milliseconds{2000});
+  // A receive waits its long poll plus the margin.
+  check("POST", "/queues/q/receive", R"({"wait_seconds":1})",
+        milliseconds{1250}, milliseconds{3000});
+}
+
+TEST_CASE_METHOD(server_fixture, "a bridge that dies is replaced") {
+  auto before = srv.bridges();
+  REQUIRE(before.size() == 2);
+  for (auto& b : before)
+    caf::anon_send_exit(b, caf::exit_reason::unhandled_exception);
+  auto replaced = [&] {
+    auto now = srv.bridges();
+    for (auto& b : now)
+      if (std::find(before.begin(), before.end(), b) != before.end())
+        return false;
+    return now.size() == before.size();
+  };
+  auto deadline = test_clock::now() + milliseconds{2000};
+  while (!replaced() && test_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds{5});
+  REQUIRE(replaced());
+  // Every request goes to a live bridge: all are answered.
+  test::http_client c{port()};
+  for (int i = 0; i < 8; ++i)
+    CHECK(c.enqueue_json(R"({"message":"m"})").status == 200);
+  CHECK(c.request("GET", "/queues").status == 200);
+  CHECK(depth() == 8);
 }
