@@ -19,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-using parsed = std::variant<std::monostate, api_call, reply>;
+using parsed = std::variant<api_call, reply>;
 
 constexpr size_t max_batch = 100;
 constexpr double max_lease_seconds = 12 * 3600;
@@ -224,41 +224,100 @@ parsed parse_attributes(api_call call, const json& body,
 }
 
 /// Parses the body of a queue-scoped POST.
-parsed parse_queue_post(api_call call, std::string_view action,
-                        const json& body) {
+parsed parse_queue_post(api_call call, const json& body) {
   fields f{body};
-  if (action == "messages") {
-    call.kind = op::enqueue;
-    return parse_enqueue_call(std::move(call), body);
-  } else if (action == "receive") {
-    call.kind = op::receive;
-    f.integer("max", 1, max_batch, call.max);
-    f.seconds("wait_seconds", 0, max_wait_seconds, call.wait);
-    f.seconds("visibility_seconds", 0.001, max_lease_seconds,
-              call.visibility);
-  } else if (action == "ack") {
-    call.kind = op::ack;
-    f.receipts(call.receipts);
-  } else if (action == "release") {
-    call.kind = op::release;
-    f.receipts(call.receipts);
-    f.seconds("delay_seconds", 0, max_delay_seconds, call.delay);
-  } else if (action == "extend") {
-    call.kind = op::extend;
-    f.receipts(call.receipts);
-    if (!f.take("visibility_seconds"))
-      f.fail("visibility_seconds", "is required");
-    f.seconds("visibility_seconds", 0, max_lease_seconds, call.visibility);
-  } else if (action == "purge") {
-    call.kind = op::purge;
-  } else if (action == "redrive") {
-    call.kind = op::redrive;
-  } else {
-    return std::monostate{};
+  switch (call.kind) {
+    case op::enqueue:
+      return parse_enqueue_call(std::move(call), body);
+    case op::receive:
+      f.integer("max", 1, max_batch, call.max);
+      f.seconds("wait_seconds", 0, max_wait_seconds, call.wait);
+      f.seconds("visibility_seconds", 0.001, max_lease_seconds,
+                call.visibility);
+      break;
+    case op::ack:
+      f.receipts(call.receipts);
+      break;
+    case op::release:
+      f.receipts(call.receipts);
+      f.seconds("delay_seconds", 0, max_delay_seconds, call.delay);
+      break;
+    case op::extend:
+      f.receipts(call.receipts);
+      if (!f.take("visibility_seconds"))
+        f.fail("visibility_seconds", "is required");
+      f.seconds("visibility_seconds", 0, max_lease_seconds, call.visibility);
+      break;
+    default:
+      break;
   }
   if (!f.done())
     return f.error();
   return call;
+}
+
+/// One route: a method, a path pattern whose `{q}` segment names a queue,
+/// and the operation.
+struct route {
+  verb method;
+  std::string_view pattern;
+  op kind;
+};
+
+/// The routes of the API: routing, 404 against 405 (and its Allow list)
+/// and HEAD all come from this one table.
+constexpr route routes[] = {
+  {verb::get, "/healthz", op::healthz},
+  {verb::post, "/enqueue", op::enqueue_compat},
+  {verb::get, "/metrics", op::metrics},
+  {verb::get, "/queues", op::list_queues},
+  {verb::get, "/queues/{q}", op::get_queue},
+  {verb::put, "/queues/{q}", op::put_queue},
+  {verb::del, "/queues/{q}", op::delete_queue},
+  {verb::post, "/queues/{q}/messages", op::enqueue},
+  {verb::post, "/queues/{q}/receive", op::receive},
+  {verb::post, "/queues/{q}/ack", op::ack},
+  {verb::post, "/queues/{q}/release", op::release},
+  {verb::post, "/queues/{q}/extend", op::extend},
+  {verb::get, "/queues/{q}/peek", op::peek},
+  {verb::post, "/queues/{q}/purge", op::purge},
+  {verb::post, "/queues/{q}/redrive", op::redrive},
+};
+
+/// The method names of the Allow header, in its order.
+constexpr std::pair<verb, std::string_view> allow_order[] = {
+  {verb::get, "GET"},       {verb::head, "HEAD"},      {verb::post, "POST"},
+  {verb::put, "PUT"},       {verb::del, "DELETE"},     {verb::options, "OPTIONS"},
+};
+
+/// The next segment of `path` (after its '/'), removed from it.
+std::string_view next_segment(std::string_view& path) {
+  path.remove_prefix(1);
+  auto end = std::min(path.find('/'), path.size());
+  auto result = path.substr(0, end);
+  path.remove_prefix(end);
+  return result;
+}
+
+/// Whether `path` matches `pattern`; sets `queue` to its `{q}` segment.
+bool path_matches(std::string_view path, std::string_view pattern,
+                  std::string& queue) {
+  if (path.size() > 1 && path.back() == '/')
+    path.remove_suffix(1);
+  while (!pattern.empty()) {
+    if (path.empty() || path.front() != '/')
+      return false;
+    auto want = next_segment(pattern);
+    auto got = next_segment(path);
+    if (want == "{q}") {
+      if (got.empty())
+        return false;
+      queue = std::string{got};
+    } else if (!iequals(want, got)) {
+      return false;
+    }
+  }
+  return path.empty();
 }
 
 /// Reads `max=n` (1-100) from a query string; 1 if absent.
@@ -341,61 +400,79 @@ reply ok(const ordered_json& body) {
 
 } // namespace
 
-parsed parse_call(const route_input& in, const api_limits& limits) {
-  auto path = in.path;
+route_match match_route(verb method, std::string_view path) {
+  route_match result;
+  auto wanted = method == verb::head ? verb::get : method;
+  bool allowed[std::size(allow_order)] = {};
+  for (auto& r : routes) {
+    std::string queue;
+    if (!path_matches(path, r.pattern, queue))
+      continue;
+    if (r.method == wanted) {
+      result.result = route_match::outcome::found;
+      result.kind = r.kind;
+      result.queue = std::move(queue);
+      return result;
+    }
+    result.result = route_match::outcome::no_method;
+    for (size_t i = 0; i < std::size(allow_order); ++i)
+      allowed[i] = allowed[i] || allow_order[i].first == r.method
+                   || (allow_order[i].first == verb::head
+                       && r.method == verb::get)
+                   || allow_order[i].first == verb::options;
+  }
+  for (size_t i = 0; i < std::size(allow_order); ++i) {
+    if (!allowed[i])
+      continue;
+    if (!result.allow.empty())
+      result.allow += ", ";
+    result.allow += allow_order[i].second;
+  }
+  return result;
+}
+
+reply method_not_allowed_reply(const route_match& m) {
+  auto r = problem_reply(problem::method_not_allowed);
+  r.headers = "Allow: " + m.allow + "\r\n";
+  return r;
+}
+
+parsed parse_call(const route_match& m, const route_input& in,
+                  const api_limits& limits) {
   api_call call;
-  if (path == "/metrics") {
-    call.kind = op::metrics;
-    return in.method == "GET" ? parsed{std::move(call)}
-                              : parsed{std::monostate{}};
-  }
-  constexpr std::string_view prefix = "/queues";
-  if (path.substr(0, prefix.size()) != prefix)
-    return std::monostate{};
-  path.remove_prefix(prefix.size());
-  if (path.empty() || path == "/") {
-    call.kind = op::list_queues;
-    return in.method == "GET" ? parsed{std::move(call)}
-                              : parsed{std::monostate{}};
-  }
-  if (path.front() != '/')
-    return std::monostate{};
-  path.remove_prefix(1);
-  auto slash = path.find('/');
-  call.queue = std::string{path.substr(0, slash)};
-  auto action = slash == std::string_view::npos ? std::string_view{}
-                                                : path.substr(slash + 1);
-  if (!valid_queue_name(call.queue))
-    return problem_reply(problem::invalid_queue_name);
-  if (action.empty()) {
-    if (in.method == "GET") {
-      call.kind = op::get_queue;
-      return call;
-    }
-    if (in.method == "DELETE") {
-      call.kind = op::delete_queue;
-      return call;
-    }
-    if (in.method != "PUT")
-      return std::monostate{};
-    call.kind = op::put_queue;
-    auto body = optional_object(in);
+  call.kind = m.kind;
+  call.queue = m.queue;
+  if (m.kind == op::enqueue_compat) {
+    // The original's POST /enqueue: the queue named "default".
+    auto body = parse_enqueue(in.content_type, in.body);
     if (auto p = std::get_if<problem>(&body))
       return problem_reply(*p);
-    return parse_attributes(std::move(call), std::get<json>(body), limits);
-  }
-  if (action == "peek" && in.method == "GET") {
-    call.kind = op::peek;
-    if (!query_max(in.query, call.max))
-      return invalid_field_reply("max", "must be an integer from 1 to 100");
+    call.queue = "default";
+    call.messages.emplace_back().data = std::move(std::get<payload>(body));
     return call;
   }
-  if (in.method != "POST")
-    return std::monostate{};
+  if (!call.queue.empty() && !valid_queue_name(call.queue))
+    return problem_reply(problem::invalid_queue_name);
+  switch (m.kind) {
+    case op::healthz:
+    case op::metrics:
+    case op::list_queues:
+    case op::get_queue:
+    case op::delete_queue:
+      return call;
+    case op::peek:
+      if (!query_max(in.query, call.max))
+        return invalid_field_reply("max", "must be an integer from 1 to 100");
+      return call;
+    default:
+      break;
+  }
   auto body = optional_object(in);
   if (auto p = std::get_if<problem>(&body))
     return problem_reply(*p);
-  return parse_queue_post(std::move(call), action, std::get<json>(body));
+  if (m.kind == op::put_queue)
+    return parse_attributes(std::move(call), std::get<json>(body), limits);
+  return parse_queue_post(std::move(call), std::get<json>(body));
 }
 
 void apply_attributes(const api_call& call, queue_attributes& onto) {

@@ -10,14 +10,16 @@
 
 #include "actormq/actors.hpp"
 #include "json_api.hpp"
+#include "wire.hpp"
 
 /// The queue API over HTTP: routes to calls, request bodies to plain
 /// structs, actor replies to JSON. Nothing here knows sockets or actors'
 /// handles.
 namespace actormq::http {
 
-/// What a request asks for.
+/// What a request asks for (its route: see match_route()).
 enum class op : uint8_t {
+  healthz,        // GET /healthz
   enqueue_compat, // POST /enqueue (the original's reply)
   enqueue,        // POST /queues/{q}/messages
   receive,        // POST /queues/{q}/receive
@@ -70,19 +72,44 @@ struct api_limits {
   uint64_t max_message_bytes = 1024 * 1024;
 };
 
-/// The HTTP method and target of a request, as the router sees them.
+/// Where a request's method and path lead, by the one route table.
+struct route_match {
+  enum class outcome : uint8_t {
+    /// A route has this path and method (HEAD takes GET's routes).
+    found,
+    /// No route has this path: 404.
+    no_path,
+    /// Routes have this path, none this method: 405 with `allow`.
+    no_method,
+  };
+  outcome result = outcome::no_path;
+  /// found: the operation, and the path's `{q}` segment (may be invalid).
+  op kind = op::healthz;
+  std::string queue;
+  /// no_method: the methods the path takes, e.g. "GET, HEAD, OPTIONS".
+  std::string allow;
+};
+
+/// Matches `method` and `path` against the routes. Paths match as Express
+/// matches them: literal segments case-insensitively, with or without one
+/// trailing slash. OPTIONS (CORS preflight) is not routed: it works on
+/// every path.
+route_match match_route(verb method, std::string_view path);
+
+/// `405` for a path that does not take the method, with its Allow header.
+reply method_not_allowed_reply(const route_match& m);
+
+/// The rest of a request, as a route's parser sees it.
 struct route_input {
-  std::string_view method;
-  std::string_view path;
   std::string_view query;
   std::string_view content_type;
   std::string_view body;
 };
 
-/// Matches a route and parses its body. Returns the call, an error reply,
-/// or nothing when no route matches (the caller answers 404).
-std::variant<std::monostate, api_call, reply>
-parse_call(const route_input& in, const api_limits& limits);
+/// Parses a found route's request into its call, or an error reply.
+std::variant<api_call, reply> parse_call(const route_match& m,
+                                         const route_input& in,
+                                         const api_limits& limits);
 
 /// Replies for each operation.
 reply enqueue_reply(op kind, bool batch, const std::vector<uint64_t>& ids);

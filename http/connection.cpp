@@ -13,41 +13,10 @@
 
 #include "actormq/log.hpp"
 #include "bridge.hpp"
-#include "text.hpp"
 #include "transport.hpp"
 
 namespace actormq::http::detail {
 
-namespace {
-
-std::string_view method_name(verb x) {
-  switch (x) {
-    case verb::get:
-      return "GET";
-    case verb::head:
-      return "HEAD";
-    case verb::post:
-      return "POST";
-    case verb::put:
-      return "PUT";
-    case verb::del:
-      return "DELETE";
-    case verb::options:
-      return "OPTIONS";
-    default:
-      return "OTHER";
-  }
-}
-
-/// Express matches routes case-insensitively, with or without one trailing
-/// slash.
-bool path_is(std::string_view path, std::string_view route) {
-  if (path.size() > 1 && path.back() == '/')
-    path.remove_suffix(1);
-  return iequals(path, route);
-}
-
-} // namespace
 
 caf::actor shared_state::next_bridge() {
   std::lock_guard<std::mutex> guard{bridges_mtx_};
@@ -207,44 +176,33 @@ void connection::serve(request& req) {
 void connection::route(request& req) {
   if (req.failed) {
     finish(problem_reply(req.error));
-  } else if (req.method == verb::options) {
+    return;
+  }
+  if (req.method == verb::options) {
     preflight(req);
-  } else if (req.method == verb::post && path_is(req.path, "/enqueue")) {
-    enqueue_compat(req);
-  } else if ((req.method == verb::get || req.method == verb::head)
-             && path_is(req.path, "/healthz")) {
+    return;
+  }
+  if (req.method == verb::other) {
+    finish(problem_reply(problem::not_implemented));
+    return;
+  }
+  auto m = match_route(req.method, req.path);
+  if (m.result == route_match::outcome::no_path) {
+    finish(not_found_reply());
+  } else if (m.result == route_match::outcome::no_method) {
+    finish(method_not_allowed_reply(m));
+  } else if (m.kind == op::healthz) {
     auto& h = st_->storage_healthy;
     finish(!h || h->load() ? healthy_reply() : storage_failing_reply());
   } else {
-    api(req);
+    auto parsed = parse_call(m, route_input{req.query, req.content_type,
+                                            req.body},
+                             st_->limits);
+    if (auto call = std::get_if<api_call>(&parsed))
+      dispatch(std::move(*call));
+    else
+      finish(std::get<reply>(parsed));
   }
-}
-
-/// The original's POST /enqueue: the queue named "default".
-void connection::enqueue_compat(request& req) {
-  auto parsed = parse_enqueue(req.content_type, req.body);
-  if (auto p = std::get_if<problem>(&parsed)) {
-    finish(problem_reply(*p));
-    return;
-  }
-  api_call call;
-  call.kind = op::enqueue_compat;
-  call.queue = "default";
-  call.messages.emplace_back().data = std::move(std::get<payload>(parsed));
-  dispatch(std::move(call));
-}
-
-void connection::api(request& req) {
-  auto parsed = parse_call(route_input{method_name(req.method), req.path,
-                                       req.query, req.content_type,
-                                       req.body},
-                           st_->limits);
-  if (auto call = std::get_if<api_call>(&parsed))
-    dispatch(std::move(*call));
-  else if (auto r = std::get_if<reply>(&parsed))
-    finish(*r);
-  else
-    finish(not_found_reply());
 }
 
 /// Answers a CORS preflight as Express' cors() does.

@@ -144,8 +144,6 @@ private:
   size_t parse(const char* data, size_t size);
   void serve(request& req);
   void route(request& req);
-  void enqueue_compat(request& req);
-  void api(request& req);
   void preflight(const request& req);
   void dispatch(api_call call);
   bool answer(const reply& r);

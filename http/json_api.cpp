@@ -155,6 +155,20 @@ reply problem_reply(problem x) {
       return error_body(400, "Malformed HTTP request");
     case problem::request_too_large:
       return error_body(431, "Request headers are too large");
+    case problem::invalid_host:
+      return error_body(400, "HTTP/1.1 requests need exactly one Host "
+                             "header with a valid host");
+    case problem::method_not_allowed:
+      return error_body(405, "Method is not allowed on this route; the "
+                             "Allow header lists those that are");
+    case problem::target_too_long:
+      return error_body(414, "Request target is too long "
+                             "(--max-header-bytes)");
+    case problem::not_implemented:
+      return error_body(501, "Method is not implemented; use GET, HEAD, "
+                             "POST, PUT, DELETE or OPTIONS");
+    case problem::version_not_supported:
+      return error_body(505, "HTTP version is not supported; use HTTP/1.1");
     case problem::unavailable:
       return error_body(503, "Queue is unavailable; retry later");
     case problem::request_timeout:

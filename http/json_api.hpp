@@ -54,6 +54,16 @@ enum class problem : uint8_t {
   malformed_request,
   /// 431 / 413: the request is over the size the server reads.
   request_too_large,
+  /// 400: an HTTP/1.1 request without exactly one valid Host header.
+  invalid_host,
+  /// 405: the route does not take the method (with Allow).
+  method_not_allowed,
+  /// 414: the request line is over --max-header-bytes.
+  target_too_long,
+  /// 501: a method the server implements for no route.
+  not_implemented,
+  /// 505: an HTTP version other than 1.x.
+  version_not_supported,
   /// 503: the queue cannot be reached (e.g. while shutting down) or did
   /// not answer within the frontend's backstop timeout.
   unavailable,

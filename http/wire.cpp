@@ -42,10 +42,14 @@ std::string_view reason_phrase(uint16_t status) {
       return "Bad Request";
     case 404:
       return "Not Found";
+    case 405:
+      return "Method Not Allowed";
     case 408:
       return "Request Timeout";
     case 413:
       return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
     case 409:
       return "Conflict";
     case 415:
@@ -56,8 +60,12 @@ std::string_view reason_phrase(uint16_t status) {
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     case 507:
       return "Insufficient Storage";
     default:

@@ -106,7 +106,7 @@ TEST_CASE_METHOD(api_fixture, "bad names and bad fields are 400") {
   expect_error("POST", "/queues/q/ack", R"({"receipts": "1.1"})", 400,
                "receipts must be an array");
   expect_error("GET", "/queues/q/peek?max=500", {}, 400, "max must be");
-  CHECK(call("PATCH", "/queues/q").status == 404);
+  CHECK(call("PATCH", "/queues/q").status == 501);
   auto text = client->request("POST", "/queues/q/messages", "hello",
                               "Content-Type: text/plain\r\n");
   CHECK(text.status == 415);

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
@@ -129,11 +130,9 @@ TEST_CASE_METHOD(server_fixture, "GET /healthz and unknown routes") {
   CHECK(r.status == 200);
   CHECK(r.body == R"({"data":"ok"})");
   CHECK(r.header("content-type") == "application/json; charset=utf-8");
-  for (auto [method, path] :
-       {std::pair{"GET", "/nope"}, std::pair{"GET", "/enqueue"},
-        std::pair{"POST", "/healthz"}, std::pair{"DELETE", "/enqueue"}}) {
-    INFO(method << " " << path);
-    auto nf = c.request(method, path);
+  for (auto path : {"/nope", "/queues/q/nope", "/enqueue/x", "/queues//ack"}) {
+    INFO(path);
+    auto nf = c.request("GET", path);
     CHECK(nf.status == 404);
     CHECK(nf.body == R"({"data":"Not Found"})");
     CHECK(nf.header("access-control-allow-origin") == "*");
@@ -143,6 +142,70 @@ TEST_CASE_METHOD(server_fixture, "GET /healthz and unknown routes") {
   CHECK(head.status == 200);
   CHECK(head.header("content-length") == "13");
   CHECK(c.request("GET", "/HEALTHZ/").status == 200);
+}
+
+TEST_CASE_METHOD(server_fixture, "a route without the method is 405 with Allow") {
+  test::http_client c{port()};
+  std::tuple<const char*, const char*, const char*> cases[] = {
+    {"GET", "/enqueue", "POST, OPTIONS"},
+    {"DELETE", "/enqueue", "POST, OPTIONS"},
+    {"POST", "/healthz", "GET, HEAD, OPTIONS"},
+    {"PUT", "/metrics", "GET, HEAD, OPTIONS"},
+    {"POST", "/queues", "GET, HEAD, OPTIONS"},
+    {"POST", "/queues/q", "GET, HEAD, PUT, DELETE, OPTIONS"},
+    {"GET", "/queues/q/receive", "POST, OPTIONS"},
+    {"HEAD", "/queues/q/ack", "POST, OPTIONS"},
+    {"POST", "/queues/q/peek", "GET, HEAD, OPTIONS"},
+  };
+  for (auto [method, path, allow] : cases) {
+    INFO(method << " " << path);
+    c.send(method, path);
+    auto r = c.read_response(std::string_view{method} == "HEAD");
+    CHECK(r.status == 405);
+    CHECK(r.reason == "Method Not Allowed");
+    CHECK(r.header("allow") == allow);
+    if (std::string_view{method} != "HEAD")
+      CHECK(r.body == R"({"error":"Method is not allowed on this route; )"
+                      R"(the Allow header lists those that are"})");
+  }
+  // The connection stayed in step.
+  CHECK(c.request("GET", "/healthz").status == 200);
+}
+
+TEST_CASE_METHOD(server_fixture, "HEAD works wherever GET does, bodiless") {
+  test::http_client c{port()};
+  REQUIRE(c.request("PUT", "/queues/q").status == 200);
+  for (auto path : {"/healthz", "/queues", "/queues/q", "/metrics",
+                    "/queues/q/peek?max=2", "/queues/none", "/nope"}) {
+    INFO(path);
+    auto get = c.request("GET", path);
+    // HEAD, with a GET pipelined behind it: no body may come between.
+    c.send("HEAD", path);
+    c.send("GET", "/healthz");
+    auto head = c.read_response(true);
+    CHECK(head.status == get.status);
+    CHECK(head.header("content-length")
+          == std::to_string(get.body.size()));
+    CHECK(head.header("content-type") == get.header("content-type"));
+    auto after = c.read_response();
+    CHECK(after.status == 200);
+    CHECK(after.body == R"({"data":"ok"})");
+  }
+}
+
+TEST_CASE_METHOD(server_fixture, "a method no route implements is 501") {
+  for (auto method : {"PATCH", "TRACE", "PROPFIND"}) {
+    INFO(method);
+    test::http_client c{port()};
+    c.send(method, "/queues/q");
+    c.send("GET", "/healthz");
+    auto r = c.read_response();
+    check_json_error(r, 501,
+                     "Method is not implemented; use GET, HEAD, POST, PUT, "
+                     "DELETE or OPTIONS");
+    CHECK(r.reason == "Not Implemented");
+    CHECK(c.read_response().status == 200);
+  }
 }
 
 TEST_CASE_METHOD(server_fixture, "CORS preflight is answered") {
