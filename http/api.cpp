@@ -475,25 +475,6 @@ parsed parse_call(const route_match& m, const route_input& in,
   return parse_queue_post(std::move(call), std::get<json>(body));
 }
 
-void apply_attributes(const api_call& call, queue_attributes& onto) {
-  auto set = [&](int bit) { return (call.attribute_fields >> bit) & 1u; };
-  auto& a = call.attributes;
-  if (set(0))
-    onto.visibility = a.visibility;
-  if (set(1))
-    onto.max_deliveries = a.max_deliveries;
-  if (set(2))
-    onto.dead_letter_queue = a.dead_letter_queue;
-  if (set(3))
-    onto.delay = a.delay;
-  if (set(4))
-    onto.retention = a.retention;
-  if (set(5))
-    onto.max_depth = a.max_depth;
-  if (set(6))
-    onto.max_message_bytes = a.max_message_bytes;
-}
-
 reply enqueue_reply(op kind, bool batch, const std::vector<uint64_t>& ids) {
   if (kind == op::enqueue_compat)
     return enqueued_reply(ids.front());

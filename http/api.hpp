@@ -54,15 +54,11 @@ struct api_call {
   caf::timespan delay{0};
   /// ack, release, extend.
   std::vector<std::string> receipts;
-  /// put_queue: the attributes the body set, one bit each (see
-  /// apply_attributes()), and their values.
+  /// put_queue: the attributes the body set (attribute_field bits) and
+  /// their values; a PUT changes what it names and keeps the rest.
   uint32_t attribute_fields = 0;
   queue_attributes attributes;
 };
-
-/// Copies the attributes a PUT set (`call.attribute_fields`) onto `onto`:
-/// a PUT changes what it names and keeps the rest.
-void apply_attributes(const api_call& call, queue_attributes& onto);
 
 /// Limits the API applies to every call.
 struct api_limits {

@@ -178,31 +178,20 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
             .then([=](queue_info& x) { r.respond(queue_reply(x)); },
                   fail);
           return;
-        case op::put_queue: {
-          // A PUT changes the attributes it names: start from the queue's
-          // (or, for a new queue, the defaults).
-          auto put = [=](queue_attributes base) {
-            apply_attributes(call, base);
-            auto& reg = self->state.cfg.registry;
-            self->request(reg, backstop(self), atom::put::value, call.queue,
-                          std::move(base))
-              .then([=](queue_actor&) {
+        case op::put_queue:
+          // The registry changes the attributes the PUT names, in one step.
+          self
+            ->request(reg, backstop(self), atom::put::value, call.queue,
+                      call.attributes, call.attribute_fields)
+            .then(
+              [=](queue_actor&) {
                 self->request(self->state.cfg.registry, backstop(self),
                               atom::stats::value, call.queue)
                   .then([=](queue_info& x) { r.respond(queue_reply(x)); },
                         fail);
-              }, fail);
-          };
-          self->request(reg, backstop(self), atom::stats::value, call.queue)
-            .then([=](queue_info& x) { put(std::move(x.attributes)); },
-                  [=](caf::error& err) {
-                    if (to_problem(err) == problem::unknown_queue)
-                      put(call.attributes);
-                    else
-                      answer_error(self, r, err);
-                  });
+              },
+              fail);
           return;
-        }
         case op::delete_queue:
           self->state.queues.erase(call.queue);
           self->request(reg, backstop(self), atom::remove::value, call.queue)

@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
   else
     log::info(sig == SIGINT ? "SIGINT received, shutting down"
                             : "SIGTERM received, shutting down");
+  // Long polls are answered with what they have before the server stops.
+  caf::anon_send(registry, atom::drain::value);
   srv.stop();
   stop_actors();
   return storage_failed ? storage_failure_status : 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -31,12 +32,14 @@ constexpr auto json_type = "Content-Type: application/json\r\n";
 /// One run of the binary on `dir`, and a client of it.
 struct server {
   process proc;
+  uint16_t port;
   test::http_client client;
 
   explicit server(const temp_dir& dir)
     : proc({"--host=127.0.0.1", "--port=0", "--consumers=0",
             "--fsync=always", dir.option()}),
-      client(proc.port_from_log()) {
+      port(proc.port_from_log()),
+      client(port) {
     // nop
   }
 
@@ -408,4 +411,23 @@ TEST_CASE("random requests with SIGKILLs follow the model over HTTP") {
   } while (std::chrono::steady_clock::now() < deadline
            && !std::getenv("ACTORMQ_MODEL_SEED"));
   WARN(sequences << " sequences, " << steps << " requests");
+}
+
+TEST_CASE("SIGTERM answers a waiting long poll before the exit") {
+  temp_dir dir;
+  server s{dir};
+  s.call("PUT", "/queues/jobs");
+  test::http_response got;
+  std::thread poller{[&] {
+    test::http_client c{s.port};
+    got = c.request("POST", "/queues/jobs/receive",
+                    R"({"wait_seconds": 20})", json_type);
+  }};
+  // The poll reaches its queue and waits there.
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  s.proc.signal(SIGTERM);
+  CHECK(s.proc.wait_exit(std::chrono::seconds{5}) == 0);
+  poller.join();
+  CHECK(got.status == 200);
+  CHECK(got.body == R"({"messages":[]})");
 }

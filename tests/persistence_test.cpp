@@ -211,7 +211,7 @@ TEST_CASE_METHOD(persistence_fixture,
   attrs.max_deliveries = 1;
   attrs.dead_letter_queue = "orders.dlq";
   REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"orders"},
-                               attrs));
+                               attrs, attribute_field::all));
   auto q = get("orders");
   auto id = enqueue(q, "poison", "k1");
   REQUIRE(id);
@@ -310,7 +310,7 @@ TEST_CASE_METHOD(persistence_fixture,
   attrs.max_deliveries = 1;
   attrs.dead_letter_queue = "dlq";
   REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"home"},
-                               attrs));
+                               attrs, attribute_field::all));
   auto home = get("home");
   REQUIRE(enqueue(home, "poison"));
   REQUIRE(receive(home).size() == 1);
@@ -328,4 +328,40 @@ TEST_CASE_METHOD(persistence_fixture,
   restart();
   CHECK(peek(get("dlq")).size() == 1);
   CHECK(peek(get("home")).empty());
+}
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a queue that fails is restarted with what the store holds") {
+  auto q = get("jobs");
+  for (auto body : {"a", "b", "c"})
+    REQUIRE(enqueue(q, body));
+  auto leased = receive(q, 1);
+  REQUIRE(leased.size() == 1);
+  REQUIRE(request<std::vector<caf::error>>(
+    q, atom::ack::value, std::vector<std::string>{leased[0].receipt}));
+  auto poll = self->request(get("idle"), std::chrono::seconds{3600},
+                            atom::receive::value, uint32_t{1},
+                            caf::timespan{30s}, caf::timespan{20s});
+  run();
+  // A failure, not a delete: the registry brings the queue back.
+  self->send_exit(q, caf::make_error(caf::sec::runtime_error));
+  self->send_exit(get("idle"), caf::make_error(caf::sec::runtime_error));
+  run();
+  auto again = get("jobs");
+  CHECK(again != q);
+  auto xs = peek(again);
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].data.body == "b");
+  CHECK(xs[1].data.body == "c");
+  REQUIRE(enqueue(again, "d"));
+  // The waiting receive of the failed queue was answered: retry.
+  sched.advance_time(std::chrono::hours{2});
+  run();
+  caf::error err;
+  std::move(poll).receive([](std::vector<lease>&) { FAIL("got leases"); },
+                          [&](caf::error& x) { err = x; });
+  CHECK(err == caf::sec::request_receiver_down);
+  // Nothing of it was lost on disk either.
+  restart();
+  CHECK(peek(get("jobs")).size() == 3);
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "actormq/errors.hpp"
 #include "actormq/queue_actor.hpp"
 #include "actormq/testing.hpp"
@@ -217,4 +219,98 @@ TEST_CASE_METHOD(queue_fixture, "a stray message does not kill the queue") {
                              CHECK(err == caf::sec::unexpected_message);
                            });
   CHECK(enqueue(q, "still alive"));
+}
+
+namespace {
+
+/// What a long poll that `end` interrupts gets: its leases, or its error
+/// (request_timeout if nobody answered it).
+caf::expected<leases> interrupted_poll(testing::fixture& f,
+                                       const queue_actor& q,
+                                       const std::function<void()>& end) {
+  auto waiting = f.self->request(q, std::chrono::seconds{3600},
+                                 atom::receive::value, uint32_t{1},
+                                 caf::timespan{30s}, caf::timespan{20s});
+  f.run();
+  end();
+  f.run();
+  f.sched.advance_time(std::chrono::hours{2});
+  f.run();
+  caf::expected<leases> result{caf::sec::none};
+  std::move(waiting).receive([&](leases& xs) { result = std::move(xs); },
+                             [&](caf::error& err) { result = err; });
+  return result;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(queue_fixture, "a queue that ends answers its long polls") {
+  SECTION("deleted: the queue is gone") {
+    auto got = interrupted_poll(*this, q, [&] {
+      self->send_exit(q, make_error(ec::unknown_queue));
+    });
+    REQUIRE_FALSE(got);
+    ec code{};
+    REQUIRE(is_actormq_error(got.error(), code));
+    CHECK(code == ec::unknown_queue);
+  }
+  SECTION("shutdown: with what it has") {
+    auto got = interrupted_poll(*this, q, [&] {
+      self->send_exit(q, caf::exit_reason::user_shutdown);
+    });
+    REQUIRE(got);
+    CHECK(got->empty());
+  }
+  SECTION("a failure: unavailable, retry") {
+    auto got = interrupted_poll(*this, q, [&] {
+      self->send_exit(q, caf::make_error(caf::sec::runtime_error));
+    });
+    REQUIRE_FALSE(got);
+    CHECK(got.error() == caf::sec::request_receiver_down);
+  }
+  SECTION("a drain: with what it has, and later ones do not wait") {
+    auto got = interrupted_poll(*this, q,
+                                [&] { self->send(q, atom::drain::value); });
+    REQUIRE(got);
+    CHECK(got->empty());
+    auto later = request<leases>(q, atom::receive::value, uint32_t{1},
+                                 caf::timespan{30s}, caf::timespan{20s});
+    REQUIRE(later);
+    CHECK(later->empty());
+  }
+}
+
+TEST_CASE_METHOD(queue_fixture,
+                 "short long polls beside a long lease hold one timer") {
+  REQUIRE(enqueue(q, "held"));
+  REQUIRE(receive(q, 1, std::chrono::hours{12}).size() == 1);
+  for (int i = 0; i < 50; ++i) {
+    auto poll = self->request(q, caf::infinite, atom::receive::value,
+                              uint32_t{1}, caf::timespan{30s},
+                              caf::timespan{1s});
+    run();
+    advance(1s);
+    std::move(poll).receive([](leases&) {},
+                            [](caf::error&) { FAIL("poll failed"); });
+  }
+  // The lease's deadline and at most one other.
+  CHECK(sched.clock().schedule().size() <= 2);
+}
+
+TEST_CASE_METHOD(testing::fixture,
+                 "waiting receivers count against the memory bound") {
+  auto budget = std::make_shared<memory_budget>();
+  queue_config cfg;
+  cfg.budget = budget;
+  auto q = sys.spawn(queue, cfg);
+  run();
+  auto poll = self->request(q, caf::infinite, atom::receive::value,
+                            uint32_t{1}, caf::timespan{30s},
+                            caf::timespan{5s});
+  run();
+  CHECK(budget->used > 0);
+  advance(5s);
+  std::move(poll).receive([](leases&) {},
+                          [](caf::error&) { FAIL("poll failed"); });
+  CHECK(budget->used == 0);
 }

@@ -44,7 +44,7 @@ struct registry_fixture : testing::fixture {
     queue_attributes attrs;
     attrs.max_deliveries = 1;
     attrs.dead_letter_queue = dlq;
-    auto q = request<queue_actor>(reg, atom::put::value, name, attrs);
+    auto q = request<queue_actor>(reg, atom::put::value, name, attrs, attribute_field::all);
     REQUIRE(q);
     return *q;
   }
@@ -87,7 +87,7 @@ TEST_CASE_METHOD(registry_fixture, "put creates or updates attributes") {
   queue_attributes attrs;
   attrs.max_depth = 1;
   auto q = request<queue_actor>(reg, atom::put::value, std::string{"jobs"},
-                                attrs);
+                                attrs, attribute_field::all);
   REQUIRE(q);
   CHECK(info("jobs").attributes.max_depth == 1);
   enqueue(*q, "a");
@@ -98,11 +98,11 @@ TEST_CASE_METHOD(registry_fixture, "put creates or updates attributes") {
   CHECK(error_of(full.error()) == ec::queue_full);
   attrs.max_depth = 0;
   REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"jobs"},
-                               attrs));
+                               attrs, attribute_field::all));
   CHECK(request<uint64_t>(*q, atom::enqueue::value, x));
   attrs.dead_letter_queue = "jobs";
   auto self_dlq = request<queue_actor>(reg, atom::put::value,
-                                       std::string{"jobs"}, attrs);
+                                       std::string{"jobs"}, attrs, attribute_field::all);
   REQUIRE_FALSE(self_dlq);
   CHECK(error_of(self_dlq.error()) == ec::invalid_attributes);
 }
@@ -139,7 +139,7 @@ TEST_CASE_METHOD(registry_fixture, "dead letters go to the named queue and "
   attrs.max_deliveries = 1;
   attrs.dead_letter_queue = "orders.dlq";
   auto orders = request<queue_actor>(reg, atom::put::value,
-                                     std::string{"orders"}, attrs);
+                                     std::string{"orders"}, attrs, attribute_field::all);
   REQUIRE(orders);
   auto id = enqueue(*orders, "poison");
   receive(*orders, 1s);
@@ -266,4 +266,54 @@ TEST_CASE_METHOD(registry_fixture,
           == uint64_t{6});
   run();
   CHECK(ids_of(receive(q)) == ids);
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a bad dead-letter queue name is a bad queue name") {
+  queue_attributes attrs;
+  attrs.dead_letter_queue = "no spaces";
+  auto refused = request<queue_actor>(reg, atom::put::value,
+                                      std::string{"jobs"}, attrs,
+                                      attribute_field::dead_letter_queue);
+  REQUIRE_FALSE(refused);
+  CHECK(error_of(refused.error()) == ec::invalid_queue_name);
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "concurrent changes of a queue's attributes both apply") {
+  get("jobs");
+  queue_attributes a;
+  a.max_depth = 7;
+  queue_attributes b;
+  b.visibility = 9s;
+  // Both in the registry's mailbox before either is handled.
+  auto first = self->request(reg, caf::infinite, atom::put::value,
+                             std::string{"jobs"}, a,
+                             attribute_field::max_depth);
+  auto second = self->request(reg, caf::infinite, atom::put::value,
+                              std::string{"jobs"}, b,
+                              attribute_field::visibility);
+  run();
+  for (auto* h : {&first, &second})
+    std::move(*h).receive([](queue_actor&) {},
+                          [](caf::error&) { FAIL("put failed"); });
+  auto x = info("jobs").attributes;
+  CHECK(x.max_depth == 7);
+  CHECK(x.visibility == caf::timespan{9s});
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a long poll on a deleted queue is answered: gone") {
+  auto q = get("jobs");
+  auto poll = self->request(q, std::chrono::seconds{3600}, atom::receive::value,
+                            uint32_t{1}, caf::timespan{30s},
+                            caf::timespan{20s});
+  run();
+  REQUIRE(request<bool>(reg, atom::remove::value, std::string{"jobs"}));
+  sched.advance_time(std::chrono::hours{2});
+  run();
+  caf::error err;
+  std::move(poll).receive([](std::vector<lease>&) { FAIL("got leases"); },
+                          [&](caf::error& x) { err = x; });
+  CHECK(error_of(err) == ec::unknown_queue);
 }

@@ -191,8 +191,7 @@ TEST_CASE("recovery brings back each record kind") {
   REQUIRE(recover(db, st).empty());
   // Ids and incarnations seen, orphans included, are never used again.
   CHECK(st.next_id == 100);
-  CHECK(st.messages == 4);
-  REQUIRE(st.queues.size() == 2);
+  CHECK(st.messages == 5);
   auto& o = *st.queues[0];
   CHECK(o.queue.name == "orders");
   CHECK(o.queue.attributes.max_deliveries == 3);
@@ -207,9 +206,16 @@ TEST_CASE("recovery brings back each record kind") {
   REQUIRE(d.messages.size() == 1);
   CHECK(d.messages[0].source == "orders");
   CHECK(d.messages[0].receive_count == 3);
-  // The orphan's incarnation has no queue: cleaned up, not restored.
+  // The orphan's incarnation has no queue: kept, as a queue of its own.
+  REQUIRE(st.queues.size() == 3);
+  CHECK(st.queues[2]->queue.name == "orphaned.99");
+  CHECK(st.orphaned == std::vector<std::string>{"orphaned.99"});
   REQUIRE(db.write(st.cleanup, true).empty());
-  CHECK(db.data.count(records::message_key(99, 0)) == 0);
+  CHECK(db.data.count(records::message_key(99, 0)) == 1);
+  recovered_state again;
+  REQUIRE(recover(db, again).empty());
+  REQUIRE(again.queues.size() == 3);
+  CHECK(again.orphaned.empty());
 }
 
 TEST_CASE("a restored queue serves in the stored order with its counts") {

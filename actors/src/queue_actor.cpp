@@ -36,6 +36,47 @@ std::string origin_of(self_ptr self, message_queue::departure& d) {
   return records::message_key(st.incarnation, d.slot);
 }
 
+/// What a waiting receiver costs against the memory bound.
+constexpr int64_t waiter_bytes = 256;
+
+/// Removes a waiter (and its deadline) and returns it.
+queue_state::waiter
+take_waiter(self_ptr self, std::map<uint64_t, queue_state::waiter>::iterator i) {
+  auto& st = self->state;
+  auto w = std::move(i->second);
+  st.deadlines.erase(w.deadline);
+  st.waiters.erase(i);
+  st.queue.account(-waiter_bytes);
+  return w;
+}
+
+/// Answers every waiting receiver with `x`: none (what it has) or an error.
+template <class T>
+void answer_waiters(self_ptr self, const T& x) {
+  auto& st = self->state;
+  while (!st.waiters.empty())
+    take_waiter(self, st.waiters.begin()).promise.deliver(x);
+}
+
+/// The actor ends for `reason`: every request it holds is answered. A
+/// deleted queue answers ec::unknown_queue; at shutdown, long polls get
+/// what they have (none); anything else is "unavailable, retry".
+void end(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  ec code{};
+  auto err = is_actormq_error(reason, code) && code == ec::unknown_queue
+               ? reason
+               : caf::make_error(caf::sec::request_receiver_down);
+  if (reason == caf::exit_reason::user_shutdown)
+    answer_waiters(self, std::vector<lease>{});
+  else
+    answer_waiters(self, err);
+  for (auto& [rp, leases] : st.served)
+    rp.deliver(err);
+  st.served.clear();
+  st.writes.fail_all(err);
+}
+
 /// After every change: dead letters leave, waiting receivers get messages
 /// (answered by commit()) or their empty answer when their wait is over,
 /// and a tick is scheduled for the next deadline.
@@ -67,40 +108,26 @@ void settle(self_ptr self, time_point now) {
     }
   }
   while (!st.waiters.empty() && st.queue.ready_count() > 0) {
-    auto w = std::move(st.waiters.front());
-    st.waiters.pop_front();
+    auto w = take_waiter(self, st.waiters.begin());
     st.served.emplace_back(std::move(w.promise),
                            st.queue.receive(w.max, w.visibility, now));
   }
-  auto next = st.queue.next_deadline();
-  for (auto i = st.waiters.begin(); i != st.waiters.end();) {
-    if (i->deadline <= now) {
-      i->promise.deliver(std::vector<lease>{});
-      i = st.waiters.erase(i);
-    } else {
-      if (!next || i->deadline < *next)
-        next = i->deadline;
-      ++i;
-    }
+  while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+    auto w = take_waiter(self, st.waiters.find(st.deadlines.begin()->second));
+    w.promise.deliver(std::vector<lease>{});
   }
-  if (next && (!st.wake_at || *next < *st.wake_at)) {
-    st.wake_at = *next;
+  auto next = st.queue.next_deadline();
+  if (!st.deadlines.empty()
+      && (!next || st.deadlines.begin()->first < *next))
+    next = st.deadlines.begin()->first;
+  if (next && (st.ticks.empty() || *next < *st.ticks.begin())) {
+    st.ticks.insert(*next);
     self->delayed_send(self, *next - now, atom::tick::value);
   }
 }
 
-/// Answers those who waited for the oldest write in flight; `err` is its
-/// outcome (none: written). The store answers writes in order.
-void written(self_ptr self, const caf::error& err) {
-  auto& in_flight = self->state.in_flight;
-  auto done = std::move(in_flight.front());
-  in_flight.pop_front();
-  for (auto& f : done)
-    f(err);
-}
-
 /// Sends what changed since the last write to the store, for those
-/// waiting in `on_write`. Called at the end of a burst of messages (see
+/// waiting in the pipeline. Called at the end of a burst of messages (see
 /// commit), so a burst costs one write request, not one per message.
 void write(self_ptr self) {
   auto& st = self->state;
@@ -108,40 +135,28 @@ void write(self_ptr self) {
   for (auto& key : st.stale_keys)
     batch.push_back(store_op{store_op::kind::erase, std::move(key), {}});
   st.stale_keys.clear();
-  auto done = std::exchange(st.on_write, {});
-  if (batch.empty()) {
-    // Nothing new: answer after what is in flight, which they may have seen.
-    if (st.in_flight.empty()) {
-      for (auto& f : done)
-        f(caf::none);
-    } else {
-      auto& last = st.in_flight.back();
-      std::move(done.begin(), done.end(), std::back_inserter(last));
-    }
+  st.writes.flush(!batch.empty());
+  if (batch.empty())
     return;
-  }
-  st.in_flight.push_back(std::move(done));
   self->request(st.storage, caf::infinite, atom::write::value,
                 std::move(batch))
-    .then([self](atom::ok) { written(self, caf::none); },
-          [self](caf::error& err) { written(self, err); });
+    .then([self](atom::ok) { self->state.writes.written(caf::none); },
+          [self](caf::error& err) { self->state.writes.written(err); });
 }
 
 /// Calls `done` with the outcome (none: written, or nothing to write) once
 /// every change so far is written; waiters served meanwhile get their
 /// messages then. The write goes out once the messages already in the
 /// mailbox are handled: a commit to self queues behind them.
-void commit(self_ptr self, queue_state::on_written done) {
+void commit(self_ptr self, write_pipeline::callback done) {
   auto& st = self->state;
   for (auto& [rp, leases] : st.served)
-    st.on_write.push_back(answer(std::move(rp), std::move(leases)));
+    st.writes.wait(answer(std::move(rp), std::move(leases)));
   st.served.clear();
   if (done)
-    st.on_write.push_back(std::move(done));
+    st.writes.wait(std::move(done));
   if (!st.storage) {
-    auto written_now = std::exchange(st.on_write, {});
-    for (auto& f : written_now)
-      f(caf::none);
+    st.writes.flush(false);
   } else if (!st.commit_sent) {
     st.commit_sent = true;
     self->send(self, atom::commit::value);
@@ -185,6 +200,17 @@ for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   self->set_default_handler(drop_unexpected);
+  // Every request held is answered, however the actor ends (but a kill).
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    end(self, msg.reason);
+    self->quit(msg.reason);
+  });
+  self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
+    log::error("queue " + self->state.queue_name
+               + " failed: a handler threw; the registry restarts it");
+    end(self, caf::make_error(caf::sec::runtime_error));
+    return caf::make_error(caf::sec::runtime_error);
+  });
   auto& st = self->state;
   st.queue_name = std::move(cfg.name);
   st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),
@@ -193,7 +219,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   st.storage = std::move(cfg.storage);
   st.incarnation = cfg.incarnation;
   auto now = now_of(self);
-  st.clock = clock_map::at(now);
+  st.clock = cfg.clock ? *cfg.clock : clock_map::at(now);
   if (cfg.restored) {
     restore(st.queue, *cfg.restored, st.clock, now);
     cfg.restored.reset();
@@ -230,8 +256,15 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
         settle(self, now);
         return reply(self, std::move(leases));
       }
+      if (st.draining) {
+        settle(self, now);
+        return reply(self, std::move(leases));
+      }
       auto rp = self->make_response_promise<std::vector<lease>>();
-      st.waiters.push_back(queue_state::waiter{rp, max, vis, now + wait});
+      auto n = st.next_waiter++;
+      auto at = st.deadlines.emplace(now + wait, n);
+      st.waiters.emplace(n, queue_state::waiter{rp, max, vis, at});
+      st.queue.account(waiter_bytes);
       settle(self, now);
       commit(self);
       return rp;
@@ -302,10 +335,13 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     [=](atom::tick) {
       auto& st = self->state;
       auto now = now_of(self);
-      if (st.wake_at && *st.wake_at <= now)
-        st.wake_at.reset();
+      st.ticks.erase(st.ticks.begin(), st.ticks.upper_bound(now));
       settle(self, now);
       commit(self);
+    },
+    [=](atom::drain) {
+      self->state.draining = true;
+      answer_waiters(self, std::vector<lease>{});
     },
   };
 }

@@ -102,14 +102,30 @@ std::string recover(store& db, recovered_state& out) {
     by_incarnation.erase(x.queue.incarnation);
     last.reset();
   }
+  // Messages of an incarnation no queue record names are never deleted:
+  // a delete erases them with the record, atomically, so these come from
+  // elsewhere (an older version). They become a queue of their own.
   for (auto& [incarnation, x] : by_incarnation) {
-    out.messages -= x->messages.size();
-    out.cleanup.push_back(store_op{store_op::kind::erase_range,
-                                   message_key(incarnation, 0),
-                                   message_range_end(incarnation)});
-    out.cleanup.push_back(store_op{store_op::kind::erase_range,
-                                   dedup_range_begin(incarnation),
-                                   dedup_range_end(incarnation)});
+    x->queue.name = "orphaned." + std::to_string(incarnation);
+    x->queue.incarnation = incarnation;
+    out.cleanup.push_back(store_op{store_op::kind::put,
+                                   queue_key(x->queue.name),
+                                   encode(x->queue)});
+    out.orphaned.push_back(x->queue.name);
+    out.queues.push_back(x);
+  }
+  return {};
+}
+
+std::string read_queue(const store_batch& records, recovered_queue& out) {
+  for (auto& op : records) {
+    auto x = records::decode(op.key, op.value);
+    if (!x.value)
+      return "record " + hex(op.key) + " is malformed: " + x.error;
+    if (auto m = std::get_if<records::message_record>(&*x.value))
+      out.messages.push_back(std::move(*m));
+    else if (auto d = std::get_if<records::dedup_record>(&*x.value))
+      out.dedup.push_back(std::move(*d));
   }
   return {};
 }

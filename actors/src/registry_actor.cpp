@@ -24,21 +24,8 @@ bool valid_queue_name(std::string_view name) {
 
 namespace {
 
-using self_ptr = registry_actor::stateful_pointer<registry_state>;
-
-/// Writes `ops`, then calls `done` with the outcome; without a store, at
-/// once.
-template <class F>
-void write(self_ptr self, store_batch ops, F done) {
-  if (!self->state.storage) {
-    done(caf::error{});
-    return;
-  }
-  self->request(self->state.storage, caf::infinite, atom::write::value,
-                std::move(ops))
-    .then([done](atom::ok) mutable { done(caf::error{}); },
-          [done](caf::error& err) mutable { done(err); });
-}
+/// How often a queue may end unexpectedly before it stays unavailable.
+constexpr int max_restarts = 5;
 
 store_op queue_record_op(const std::string& name,
                          const registry_state::entry& e) {
@@ -47,78 +34,17 @@ store_op queue_record_op(const std::string& name,
                                                         e.attributes})};
 }
 
-/// Calls `f` once the queue's record is written (at once if it is), with
-/// the outcome.
-template <class F>
-void when_saved(registry_state::entry& e, F f) {
-  if (e.saved)
-    f(caf::error{});
-  else
-    e.waiting.emplace_back(std::move(f));
-}
-
-queue_actor spawn_queue(self_ptr self, const std::string& name,
-                        queue_config cfg) {
-  cfg.name = name;
-  cfg.ids = self->state.ids;
-  cfg.budget = self->state.budget;
-  cfg.dead_letters = caf::actor_cast<dead_letter_sink>(self);
-  cfg.storage = self->state.storage;
-  auto handle = self->spawn(queue, std::move(cfg));
-  self->monitor(handle);
-  return handle;
-}
-
-/// Returns the named queue, creating it with `attrs` if it does not exist.
-/// A new queue is usable once its record is written (see when_saved()).
-registry_state::entry& obtain(self_ptr self, const std::string& name,
-                              const queue_attributes& attrs) {
-  auto& queues = self->state.queues;
-  auto i = queues.find(name);
-  if (i != queues.end())
-    return i->second;
-  queue_config cfg;
-  cfg.attributes = attrs;
-  // Only stored queues need an incarnation (from the ids: never reused).
-  if (self->state.storage)
-    cfg.incarnation = self->state.ids->fetch_add(1);
-  auto incarnation = cfg.incarnation;
-  auto handle = spawn_queue(self, name, std::move(cfg));
-  auto& e = queues[name];
-  e.handle = handle;
-  e.attributes = attrs;
-  e.incarnation = incarnation;
-  if (!self->state.storage)
-    return e;
-  e.saved = false;
-  write(self, {queue_record_op(name, e)}, [=](const caf::error& err) {
-    auto& queues = self->state.queues;
-    auto i = queues.find(name);
-    if (i == queues.end() || i->second.incarnation != incarnation)
-      return;
-    auto waiting = std::exchange(i->second.waiting, {});
-    if (err) {
-      // Not on disk, so not there: a later request tries again.
-      self->demonitor(handle.address());
-      self->send_exit(handle, caf::exit_reason::user_shutdown);
-      queues.erase(i);
-    } else {
-      i->second.saved = true;
-    }
-    for (auto& f : waiting)
-      f(err);
-  });
-  return e;
-}
-
-/// Removes the store keys of moved messages that have nowhere to go.
-void drop_moved(self_ptr self, std::vector<moved_message>& xs) {
-  store_batch ops;
-  for (auto& x : xs)
-    if (!x.origin.empty())
-      ops.push_back(store_op{store_op::kind::erase, std::move(x.origin), {}});
-  if (!ops.empty())
-    write(self, std::move(ops), [](const caf::error&) {});
+caf::error check_attributes(const std::string& name,
+                            const queue_attributes& attrs) {
+  if (!valid_queue_name(name))
+    return make_error(ec::invalid_queue_name);
+  if (attrs.dead_letter_queue.empty())
+    return caf::none;
+  if (!valid_queue_name(attrs.dead_letter_queue))
+    return make_error(ec::invalid_queue_name);
+  if (attrs.dead_letter_queue == name)
+    return make_error(ec::invalid_attributes);
+  return caf::none;
 }
 
 /// Answers `rp` with a count, or with its error.
@@ -130,257 +56,427 @@ void deliver(caf::typed_response_promise<uint64_t>& rp,
     rp.deliver(std::move(n.error()));
 }
 
-/// Hands `xs` to the queue `dest` (created if need be) as messages from
-/// `source` (empty: coming home), then calls `done` with how many it took
-/// once they are written, or with the error.
-template <class F>
-void move_to(self_ptr self, const std::string& dest, std::string source,
-             std::vector<moved_message> xs, F done) {
-  auto& e = obtain(self, dest, self->state.defaults);
-  when_saved(e, [=, h = e.handle, source = std::move(source),
-                 xs = std::move(xs)](const caf::error& err) mutable {
-    if (err) {
-      done(caf::expected<uint64_t>{err});
-      return;
-    }
-    self->request(h, caf::infinite, atom::adopt::value, std::move(source),
-                  std::move(xs))
-      .then([=](uint64_t n) mutable { done(n); },
-            [=](caf::error& err) mutable {
-              done(caf::expected<uint64_t>{std::move(err)});
-            });
-  });
-}
-
-/// Sends redriven messages to their home queues; answers `rp` with how
-/// many moved once every move is written, or with the first error.
-void redrive_home(self_ptr self,
-                  std::vector<std::pair<std::string, moved_message>> xs,
-                  caf::typed_response_promise<uint64_t> rp) {
-  std::map<std::string, std::vector<moved_message>> by_home;
-  for (auto& [home, x] : xs) {
-    // Back home, a message starts over toward max_deliveries.
-    x.msg.receive_count = 0;
-    by_home[home].push_back(std::move(x));
-  }
-  if (by_home.empty()) {
-    rp.deliver(uint64_t{0});
-    return;
-  }
-  struct tally {
-    size_t pending = 0;
-    uint64_t moved = 0;
-    caf::error err;
-  };
-  auto t = std::make_shared<tally>();
-  t->pending = by_home.size();
-  for (auto& [home, msgs] : by_home)
-    move_to(self, home, {}, std::move(msgs),
-            [t, rp](caf::expected<uint64_t> n) mutable {
-              if (n)
-                t->moved += *n;
-              else if (!t->err)
-                t->err = std::move(n.error());
-              if (--t->pending > 0)
-                return;
-              if (t->err)
-                rp.deliver(std::move(t->err));
-              else
-                rp.deliver(t->moved);
-            });
-}
-
-caf::error check_attributes(const std::string& name,
-                            const queue_attributes& attrs) {
-  if (!valid_queue_name(name))
-    return make_error(ec::invalid_queue_name);
-  if (!attrs.dead_letter_queue.empty()
-      && (attrs.dead_letter_queue == name
-          || !valid_queue_name(attrs.dead_letter_queue)))
-    return make_error(ec::invalid_attributes);
-  return caf::none;
+/// The error of a request for a queue that is not there.
+caf::error unavailable() {
+  return caf::make_error(caf::sec::request_receiver_down);
 }
 
 } // namespace
+
+void registry_state::start(recovered_state& recovered) {
+  for (auto& x : recovered.queues) {
+    auto name = x->queue.name;
+    entry e;
+    e.attributes = x->queue.attributes;
+    e.incarnation = x->queue.incarnation;
+    queue_config qcfg;
+    qcfg.attributes = e.attributes;
+    qcfg.incarnation = e.incarnation;
+    qcfg.restored = std::move(x);
+    e.handle = spawn_queue(name, std::move(qcfg));
+    queues.emplace(std::move(name), std::move(e));
+  }
+  for (auto& name : recovered.orphaned)
+    log::warning("the store held messages of a queue it does not name: "
+                 "they are in queue "
+                 + name);
+  if (!recovered.cleanup.empty())
+    write(std::move(recovered.cleanup), [](const caf::error&) {});
+}
+
+queue_actor registry_state::spawn_queue(const std::string& name,
+                                        queue_config cfg) {
+  cfg.name = name;
+  cfg.ids = ids;
+  cfg.budget = budget;
+  cfg.dead_letters = caf::actor_cast<dead_letter_sink>(self);
+  cfg.storage = storage;
+  cfg.clock = clock;
+  auto handle = self->spawn(queue, std::move(cfg));
+  self->monitor(handle);
+  return handle;
+}
+
+void registry_state::write(store_batch ops, callback done) {
+  if (!storage) {
+    done(caf::none);
+    return;
+  }
+  writes.wait(std::move(done));
+  writes.flush(true);
+  auto st = this;
+  self->request(storage, caf::infinite, atom::write::value, std::move(ops))
+    .then([st](atom::ok) { st->writes.written(caf::none); },
+          [st](caf::error& err) { st->writes.written(err); });
+}
+
+void registry_state::when_ready(entry& e, callback f) {
+  if (e.ready)
+    f(caf::none);
+  else
+    e.waiting.push_back(std::move(f));
+}
+
+registry_state::entry&
+registry_state::obtain(const std::string& name,
+                       const queue_attributes& attrs) {
+  auto i = queues.find(name);
+  if (i != queues.end())
+    return i->second;
+  queue_config cfg;
+  cfg.attributes = attrs;
+  // Only stored queues need an incarnation (from the ids: never reused).
+  if (storage)
+    cfg.incarnation = ids->fetch_add(1);
+  auto incarnation = cfg.incarnation;
+  auto& e = queues[name];
+  e.handle = spawn_queue(name, std::move(cfg));
+  e.attributes = attrs;
+  e.incarnation = incarnation;
+  if (!storage)
+    return e;
+  e.ready = false;
+  write({queue_record_op(name, e)}, [this, name, incarnation](auto& err) {
+    record_saved(name, incarnation, err);
+  });
+  return e;
+}
+
+void registry_state::record_saved(const std::string& name,
+                                  uint64_t incarnation,
+                                  const caf::error& err) {
+  auto i = queues.find(name);
+  if (i == queues.end() || i->second.incarnation != incarnation)
+    return;
+  auto waiting = std::exchange(i->second.waiting, {});
+  if (err) {
+    // Not on disk, so not there: a later request tries again.
+    self->demonitor(i->second.handle.address());
+    self->send_exit(i->second.handle, err);
+    queues.erase(i);
+  } else {
+    i->second.ready = true;
+  }
+  for (auto& f : waiting)
+    f(err);
+}
+
+caf::result<queue_actor> registry_state::get(const std::string& name,
+                                             bool create) {
+  if (!valid_queue_name(name))
+    return make_error(ec::invalid_queue_name);
+  auto i = queues.find(name);
+  if (i != queues.end() && i->second.ready)
+    return i->second.handle;
+  if (i == queues.end() && !create)
+    return make_error(ec::unknown_queue);
+  auto& e = obtain(name, defaults);
+  auto rp = self->make_response_promise<queue_actor>();
+  when_ready(e, [this, name, rp](const caf::error& err) mutable {
+    auto i = queues.find(name);
+    if (err || i == queues.end())
+      rp.deliver(err ? err : make_error(ec::unknown_queue));
+    else
+      rp.deliver(i->second.handle);
+  });
+  return rp;
+}
+
+caf::result<queue_actor> registry_state::put(const std::string& name,
+                                             const queue_attributes& values,
+                                             uint32_t fields) {
+  auto created = queues.count(name) == 0;
+  auto attrs = created ? defaults : queues[name].attributes;
+  patch_attributes(attrs, values, fields);
+  if (auto err = check_attributes(name, attrs))
+    return err;
+  auto& e = obtain(name, attrs);
+  auto rp = self->make_response_promise<queue_actor>();
+  auto done = answer(rp, e.handle);
+  if (created) {
+    when_ready(e, std::move(done));
+    return rp;
+  }
+  e.attributes = attrs;
+  self->send(e.handle, atom::configure::value, std::move(attrs),
+             caf::actor_cast<dead_letter_sink>(self));
+  write({queue_record_op(name, e)}, std::move(done));
+  return rp;
+}
+
+caf::result<std::vector<queue_info>> registry_state::list() {
+  if (queues.empty())
+    return std::vector<queue_info>{};
+  auto rp = self->make_response_promise<std::vector<queue_info>>();
+  struct tally {
+    std::vector<queue_info> result;
+    size_t pending = 0;
+  };
+  auto t = std::make_shared<tally>();
+  t->pending = queues.size();
+  for (auto& [name, e] : queues) {
+    auto finish = [t, rp](queue_info* x) mutable {
+      if (x)
+        t->result.push_back(std::move(*x));
+      if (--t->pending > 0)
+        return;
+      std::sort(t->result.begin(), t->result.end(),
+                [](auto& x, auto& y) { return x.name < y.name; });
+      rp.deliver(std::move(t->result));
+    };
+    auto info = queue_info{name, e.attributes, {}};
+    self->request(e.handle, caf::infinite, atom::stats::value)
+      .then(
+        [=](queue_stats& stats) mutable {
+          info.stats = std::move(stats);
+          finish(&info);
+        },
+        [=](caf::error&) mutable { finish(nullptr); });
+  }
+  return rp;
+}
+
+caf::result<queue_info> registry_state::stats(const std::string& name) {
+  auto i = queues.find(name);
+  if (i == queues.end())
+    return make_error(ec::unknown_queue);
+  auto rp = self->make_response_promise<queue_info>();
+  auto info = queue_info{name, i->second.attributes, {}};
+  self->request(i->second.handle, caf::infinite, atom::stats::value)
+    .then(
+      [=](queue_stats& stats) mutable {
+        info.stats = std::move(stats);
+        rp.deliver(std::move(info));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<bool> registry_state::remove(const std::string& name) {
+  auto i = queues.find(name);
+  if (i == queues.end())
+    return make_error(ec::unknown_queue);
+  // Its waiting requests learn that it is gone.
+  auto gone = make_error(ec::unknown_queue);
+  self->demonitor(i->second.handle.address());
+  self->send_exit(i->second.handle, gone);
+  auto incarnation = i->second.incarnation;
+  for (auto& f : i->second.waiting)
+    f(gone);
+  queues.erase(i);
+  auto rp = self->make_response_promise<bool>();
+  write({store_op{store_op::kind::erase, records::queue_key(name), {}},
+         store_op{store_op::kind::erase_range,
+                  records::message_key(incarnation, 0),
+                  records::message_range_end(incarnation)},
+         store_op{store_op::kind::erase_range,
+                  records::dedup_range_begin(incarnation),
+                  records::dedup_range_end(incarnation)}},
+        answer(rp, true));
+  return rp;
+}
+
+void registry_state::move_to(
+  const std::string& dest, std::string source, std::vector<moved_message> xs,
+  std::function<void(caf::expected<uint64_t>)> done) {
+  auto& e = obtain(dest, defaults);
+  when_ready(e, [this, dest, source = std::move(source), xs = std::move(xs),
+                 done](const caf::error& err) mutable {
+    auto i = queues.find(dest);
+    if (err || i == queues.end()) {
+      done(err ? err : make_error(ec::unknown_queue));
+      return;
+    }
+    self->request(i->second.handle, caf::infinite, atom::adopt::value,
+                  std::move(source), std::move(xs))
+      .then([done](uint64_t n) { done(n); },
+            [done](caf::error& err) { done(std::move(err)); });
+  });
+}
+
+caf::result<uint64_t>
+registry_state::adopt(const std::string& source,
+                      std::vector<moved_message>& xs) {
+  auto i = queues.find(source);
+  if (i == queues.end() || i->second.attributes.dead_letter_queue.empty()) {
+    // Nowhere to go: their records go.
+    store_batch ops;
+    for (auto& x : xs)
+      if (!x.origin.empty())
+        ops.push_back(
+          store_op{store_op::kind::erase, std::move(x.origin), {}});
+    if (!ops.empty())
+      write(std::move(ops), [](const caf::error&) {});
+    return uint64_t{0};
+  }
+  auto rp = self->make_response_promise<uint64_t>();
+  // An error leaves them stored at their source: back there after a
+  // restart.
+  move_to(i->second.attributes.dead_letter_queue, source, std::move(xs),
+          [rp](caf::expected<uint64_t> n) mutable { deliver(rp, n); });
+  return rp;
+}
+
+caf::result<uint64_t> registry_state::redrive(const std::string& name) {
+  auto i = queues.find(name);
+  if (i == queues.end())
+    return make_error(ec::unknown_queue);
+  auto rp = self->make_response_promise<uint64_t>();
+  self->request(i->second.handle, caf::infinite, atom::redrive::value)
+    .then(
+      [this, rp](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
+        std::map<std::string, std::vector<moved_message>> by_home;
+        for (auto& [home, x] : xs) {
+          // Back home, a message starts over toward max_deliveries.
+          x.msg.receive_count = 0;
+          by_home[home].push_back(std::move(x));
+        }
+        if (by_home.empty()) {
+          rp.deliver(uint64_t{0});
+          return;
+        }
+        struct tally {
+          size_t pending = 0;
+          uint64_t moved = 0;
+          caf::error err;
+        };
+        auto t = std::make_shared<tally>();
+        t->pending = by_home.size();
+        for (auto& [home, msgs] : by_home)
+          move_to(home, {}, std::move(msgs),
+                  [t, rp](caf::expected<uint64_t> n) mutable {
+                    if (n)
+                      t->moved += *n;
+                    else if (!t->err)
+                      t->err = std::move(n.error());
+                    if (--t->pending == 0)
+                      deliver(rp, t->err ? caf::expected<uint64_t>{t->err}
+                                         : t->moved);
+                  });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+void registry_state::drain() {
+  for (auto& [name, e] : queues)
+    self->send(e.handle, atom::drain::value);
+}
+
+void registry_state::queue_down(const caf::down_msg& msg) {
+  auto i = std::find_if(queues.begin(), queues.end(), [&](auto& x) {
+    return x.second.handle.address() == msg.source;
+  });
+  if (i == queues.end())
+    return;
+  auto name = i->first;
+  auto& e = i->second;
+  e.restarts += 1;
+  if (e.restarts > max_restarts) {
+    log::error("queue " + name + " ended unexpectedly "
+               + std::to_string(e.restarts)
+               + " times: it stays unavailable until the next start");
+    e.ready = false;
+    for (auto& f : std::exchange(e.waiting, {}))
+      f(unavailable());
+    return;
+  }
+  log::warning("queue " + name + " ended unexpectedly ("
+               + self->system().render(msg.reason)
+               + "): restarting it from the store");
+  e.ready = false;
+  auto incarnation = e.incarnation;
+  auto restore = [this, name, incarnation](std::shared_ptr<recovered_queue> x,
+                                           const caf::error& err) {
+    auto i = queues.find(name);
+    if (i == queues.end() || i->second.incarnation != incarnation)
+      return;
+    auto& e = i->second;
+    auto waiting = std::exchange(e.waiting, {});
+    if (err) {
+      log::error("queue " + name + " cannot be read back from the store: "
+                 + self->system().render(err));
+    } else {
+      queue_config cfg;
+      cfg.attributes = e.attributes;
+      cfg.incarnation = incarnation;
+      cfg.restored = std::move(x);
+      e.handle = spawn_queue(name, std::move(cfg));
+      e.ready = true;
+    }
+    for (auto& f : waiting)
+      f(err ? unavailable() : caf::error{});
+  };
+  auto x = std::make_shared<recovered_queue>();
+  x->queue = records::queue_record{name, incarnation, e.attributes};
+  if (!storage) {
+    restore(std::move(x), caf::none);
+    return;
+  }
+  self->request(storage, caf::infinite, atom::get::value, incarnation)
+    .then(
+      [restore, x](store_batch& records) {
+        auto why = read_queue(records, *x);
+        restore(x, why.empty() ? caf::error{}
+                               : make_error(ec::storage_failed));
+        if (!why.empty())
+          log::error(why);
+      },
+      [restore, x](caf::error& err) { restore(x, err); });
+}
+
+void registry_state::end(const caf::error& reason) {
+  for (auto& [name, e] : queues) {
+    self->demonitor(e.handle.address());
+    self->send_exit(e.handle, reason);
+    for (auto& f : std::exchange(e.waiting, {}))
+      f(unavailable());
+  }
+  writes.fail_all(unavailable());
+}
 
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
          registry_config cfg) {
   self->set_default_handler(drop_unexpected);
   auto& st = self->state;
+  st.self = self;
   st.defaults = std::move(cfg.defaults);
   st.ids = cfg.ids ? std::move(cfg.ids) : message_queue::make_id_source();
   st.budget = std::make_shared<memory_budget>();
   st.budget->limit = cfg.max_memory_bytes;
   st.storage = std::move(cfg.storage);
-  if (auto recovered = std::move(cfg.recovered)) {
-    for (auto& x : recovered->queues) {
-      auto name = x->queue.name;
-      registry_state::entry e;
-      e.attributes = x->queue.attributes;
-      e.incarnation = x->queue.incarnation;
-      queue_config qcfg;
-      qcfg.attributes = e.attributes;
-      qcfg.incarnation = e.incarnation;
-      qcfg.restored = std::move(x);
-      e.handle = spawn_queue(self, name, std::move(qcfg));
-      st.queues.emplace(std::move(name), std::move(e));
-    }
-    if (!recovered->cleanup.empty())
-      write(self, std::move(recovered->cleanup), [](const caf::error&) {});
-  }
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& queues = self->state.queues;
-    for (auto i = queues.begin(); i != queues.end(); ++i) {
-      if (i->second.handle.address() == dm.source) {
-        log::warning("queue " + i->first + " ended: "
-                     + self->system().render(dm.reason));
-        queues.erase(i);
-        return;
-      }
-    }
-  });
-  // Queues end with their registry.
+  st.clock = clock_map::at(self->clock().now());
+  if (auto recovered = std::move(cfg.recovered))
+    st.start(*recovered);
+  self->set_down_handler(
+    [=](caf::down_msg& msg) { self->state.queue_down(msg); });
+  // Queues end with their registry; what it holds is answered.
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& [name, e] : self->state.queues)
-      self->send_exit(e.handle, msg.reason);
+    self->state.end(msg.reason);
     self->quit(msg.reason);
   });
   return {
     [=](atom::adopt, const std::string& source,
-        std::vector<moved_message>& xs) -> caf::result<uint64_t> {
-      auto& queues = self->state.queues;
-      auto i = queues.find(source);
-      if (i == queues.end()
-          || i->second.attributes.dead_letter_queue.empty()) {
-        drop_moved(self, xs);
-        return uint64_t{0};
-      }
-      auto rp = self->make_response_promise<uint64_t>();
-      move_to(self, i->second.attributes.dead_letter_queue, source,
-              std::move(xs), [rp](caf::expected<uint64_t> n) mutable {
-                // An error leaves them stored at their source: back there
-                // after a restart.
-                deliver(rp, std::move(n));
-              });
-      return rp;
+        std::vector<moved_message>& xs) {
+      return self->state.adopt(source, xs);
     },
-    [=](atom::get, const std::string& name,
-        bool create) -> caf::result<queue_actor> {
-      if (!valid_queue_name(name))
-        return make_error(ec::invalid_queue_name);
-      auto& queues = self->state.queues;
-      auto i = queues.find(name);
-      if (i != queues.end() && i->second.saved)
-        return i->second.handle;
-      if (i == queues.end() && !create)
-        return make_error(ec::unknown_queue);
-      auto& e = obtain(self, name, self->state.defaults);
-      auto rp = self->make_response_promise<queue_actor>();
-      when_saved(e, answer(rp, e.handle));
-      return rp;
+    [=](atom::get, const std::string& name, bool create) {
+      return self->state.get(name, create);
     },
-    [=](atom::put, const std::string& name,
-        queue_attributes& attrs) -> caf::result<queue_actor> {
-      if (auto err = check_attributes(name, attrs))
-        return err;
-      auto created = self->state.queues.count(name) == 0;
-      auto& e = obtain(self, name, attrs);
-      auto rp = self->make_response_promise<queue_actor>();
-      auto done = answer(rp, e.handle);
-      if (created) {
-        when_saved(e, done);
-        return rp;
-      }
-      e.attributes = attrs;
-      self->send(e.handle, atom::configure::value, std::move(attrs),
-                 caf::actor_cast<dead_letter_sink>(self));
-      write(self, {queue_record_op(name, e)}, done);
-      return rp;
+    [=](atom::put, const std::string& name, const queue_attributes& values,
+        uint32_t fields) { return self->state.put(name, values, fields); },
+    [=](atom::list) { return self->state.list(); },
+    [=](atom::stats, const std::string& name) {
+      return self->state.stats(name);
     },
-    [=](atom::list) -> caf::result<std::vector<queue_info>> {
-      auto rp = self->make_response_promise<std::vector<queue_info>>();
-      auto& queues = self->state.queues;
-      auto result = std::make_shared<std::vector<queue_info>>();
-      result->reserve(queues.size());
-      auto pending = std::make_shared<size_t>(queues.size());
-      if (queues.empty()) {
-        rp.deliver(std::vector<queue_info>{});
-        return rp;
-      }
-      for (auto& [name, e] : queues) {
-        auto info = queue_info{name, e.attributes, {}};
-        auto finish = [=]() mutable {
-          if (--*pending > 0)
-            return;
-          std::sort(result->begin(), result->end(),
-                    [](const queue_info& x, const queue_info& y) {
-                      return x.name < y.name;
-                    });
-          rp.deliver(std::move(*result));
-        };
-        self->request(e.handle, caf::infinite, atom::stats::value)
-          .then(
-            [=](queue_stats& stats) mutable {
-              result->push_back(queue_info{info.name, info.attributes,
-                                           std::move(stats)});
-              finish();
-            },
-            [=](caf::error&) mutable { finish(); });
-      }
-      return rp;
+    [=](atom::remove, const std::string& name) {
+      return self->state.remove(name);
     },
-    [=](atom::stats, const std::string& name) -> caf::result<queue_info> {
-      auto& queues = self->state.queues;
-      auto i = queues.find(name);
-      if (i == queues.end())
-        return make_error(ec::unknown_queue);
-      auto rp = self->make_response_promise<queue_info>();
-      auto info = queue_info{name, i->second.attributes, {}};
-      self->request(i->second.handle, caf::infinite, atom::stats::value)
-        .then(
-          [=](queue_stats& stats) mutable {
-            info.stats = std::move(stats);
-            rp.deliver(std::move(info));
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+    [=](atom::redrive, const std::string& name) {
+      return self->state.redrive(name);
     },
-    [=](atom::remove, const std::string& name) -> caf::result<bool> {
-      auto& queues = self->state.queues;
-      auto i = queues.find(name);
-      if (i == queues.end())
-        return make_error(ec::unknown_queue);
-      self->demonitor(i->second.handle.address());
-      self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
-      auto incarnation = i->second.incarnation;
-      queues.erase(i);
-      auto rp = self->make_response_promise<bool>();
-      write(self,
-            {store_op{store_op::kind::erase, records::queue_key(name), {}},
-             store_op{store_op::kind::erase_range,
-                      records::message_key(incarnation, 0),
-                      records::message_range_end(incarnation)},
-             store_op{store_op::kind::erase_range,
-                      records::dedup_range_begin(incarnation),
-                      records::dedup_range_end(incarnation)}},
-            answer(rp, true));
-      return rp;
-    },
-    [=](atom::redrive, const std::string& name) -> caf::result<uint64_t> {
-      auto& queues = self->state.queues;
-      auto i = queues.find(name);
-      if (i == queues.end())
-        return make_error(ec::unknown_queue);
-      auto rp = self->make_response_promise<uint64_t>();
-      self->request(i->second.handle, caf::infinite, atom::redrive::value)
-        .then(
-          [=](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
-            redrive_home(self, std::move(xs), rp);
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
+    [=](atom::drain) { self->state.drain(); },
   };
 }
 

@@ -112,6 +112,31 @@ void commit(self_ptr self) {
   arm(self);
 }
 
+/// Returns the records of one queue incarnation as puts. Reads the whole
+/// store: a queue restarts rarely.
+caf::result<store_batch> read_incarnation(self_ptr self,
+                                          uint64_t incarnation) {
+  using namespace records;
+  auto in = [](std::string_view key, const std::string& begin,
+               const std::string& end) { return key >= begin && key < end; };
+  auto messages = message_key(incarnation, 0);
+  auto messages_end = message_range_end(incarnation);
+  auto dedup = dedup_range_begin(incarnation);
+  auto dedup_end = dedup_range_end(incarnation);
+  store_batch result;
+  auto why = self->state.cfg.db->scan([&](std::string_view key,
+                                          std::string_view value) {
+    if (in(key, messages, messages_end) || in(key, dedup, dedup_end))
+      result.push_back(store_op{store_op::kind::put, std::string{key},
+                                std::string{value}});
+  });
+  if (!why.empty()) {
+    log::error("storage: reading a queue back failed: " + why);
+    return make_error(ec::storage_failed);
+  }
+  return result;
+}
+
 } // namespace
 
 storage_actor::behavior_type
@@ -133,6 +158,12 @@ storage(storage_actor::stateful_pointer<storage_state> self,
       self->state.flushing.push_back(rp);
       commit_later(self);
       return rp;
+    },
+    [=](atom::get, uint64_t incarnation) -> caf::result<store_batch> {
+      // The writes before this request are applied first.
+      if (!self->state.waiting.empty())
+        commit(self);
+      return read_incarnation(self, incarnation);
     },
     [=](atom::commit) { commit(self); },
     [=](atom::tick) {

@@ -62,6 +62,9 @@ using queue_actor = dead_letter_sink::extend<
     std::vector<std::pair<std::string, moved_message>>>,
   // Replaces the attributes and where dead letters go.
   caf::reacts_to<atom::configure, queue_attributes, dead_letter_sink>,
+  // Answers every waiting receive now with what it has (none), and lets
+  // later ones not wait: the service is stopping.
+  caf::reacts_to<atom::drain>,
   // Internal: writes the changes made so far to the store.
   caf::reacts_to<atom::commit>,
   // Internal: the next deadline of the queue is due.
@@ -87,9 +90,12 @@ using registry_actor = dead_letter_sink::extend<
   // Returns the named queue; creates it with the defaults if the flag is
   // set. Errors: ec::invalid_queue_name, ec::unknown_queue.
   caf::replies_to<atom::get, std::string, bool>::with<queue_actor>,
-  // Creates a queue with these attributes, or updates an existing one.
-  // Errors: ec::invalid_queue_name, ec::invalid_attributes.
-  caf::replies_to<atom::put, std::string, queue_attributes>::with<queue_actor>,
+  // Creates a queue (from the defaults) or changes an existing one: sets
+  // the attributes the mask names (attribute_field bits) to the given
+  // values, in one step. Errors: ec::invalid_queue_name (also for a bad
+  // dead_letter_queue), ec::invalid_attributes.
+  caf::replies_to<atom::put, std::string, queue_attributes,
+                  uint32_t>::with<queue_actor>,
   // Replies with every queue, by name.
   caf::replies_to<atom::list>::with<std::vector<queue_info>>,
   // Replies with one queue. Error: ec::unknown_queue.
@@ -97,8 +103,11 @@ using registry_actor = dead_letter_sink::extend<
   // Deletes a queue and its messages. Error: ec::unknown_queue.
   caf::replies_to<atom::remove, std::string>::with<bool>,
   // Moves a dead-letter queue's messages back to their sources; replies
-  // with how many moved. Error: ec::unknown_queue.
-  caf::replies_to<atom::redrive, std::string>::with<uint64_t>>;
+  // with how many moved, once the moves are written. Error:
+  // ec::unknown_queue.
+  caf::replies_to<atom::redrive, std::string>::with<uint64_t>,
+  // Answers every long poll of every queue now (the service is stopping).
+  caf::reacts_to<atom::drain>>;
 
 /// @relates store_op
 template <class Inspector>
@@ -115,6 +124,10 @@ using storage_actor = caf::typed_actor<
   caf::replies_to<atom::write, store_batch>::with<atom::ok>,
   // Replies once every write so far is synced.
   caf::replies_to<atom::flush>::with<atom::ok>,
+  // Replies with the records (as puts) of one queue incarnation: its
+  // messages and dedup ids, every write so far included. For a queue that
+  // restarts.
+  caf::replies_to<atom::get, uint64_t>::with<store_batch>,
   // Internal: writes what was batched so far.
   caf::reacts_to<atom::commit>,
   // Internal: time for a periodic sync, or to probe a failing store.

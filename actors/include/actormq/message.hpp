@@ -96,6 +96,41 @@ struct queue_attributes {
   uint64_t max_message_bytes = 1024 * 1024;
 };
 
+/// One bit per field of queue_attributes, in the order declared: which
+/// fields a change names (see patch_attributes).
+namespace attribute_field {
+constexpr uint32_t visibility = 1u << 0;
+constexpr uint32_t max_deliveries = 1u << 1;
+constexpr uint32_t dead_letter_queue = 1u << 2;
+constexpr uint32_t delay = 1u << 3;
+constexpr uint32_t retention = 1u << 4;
+constexpr uint32_t max_depth = 1u << 5;
+constexpr uint32_t max_message_bytes = 1u << 6;
+/// Every field.
+constexpr uint32_t all = (1u << 7) - 1;
+} // namespace attribute_field
+
+/// Copies the fields of `values` that `fields` names onto `onto`.
+inline void patch_attributes(queue_attributes& onto,
+                             const queue_attributes& values,
+                             uint32_t fields) {
+  namespace f = attribute_field;
+  if (fields & f::visibility)
+    onto.visibility = values.visibility;
+  if (fields & f::max_deliveries)
+    onto.max_deliveries = values.max_deliveries;
+  if (fields & f::dead_letter_queue)
+    onto.dead_letter_queue = values.dead_letter_queue;
+  if (fields & f::delay)
+    onto.delay = values.delay;
+  if (fields & f::retention)
+    onto.retention = values.retention;
+  if (fields & f::max_depth)
+    onto.max_depth = values.max_depth;
+  if (fields & f::max_message_bytes)
+    onto.max_message_bytes = values.max_message_bytes;
+}
+
 /// Counters of one queue.
 struct queue_stats {
   /// Messages that can be received now.

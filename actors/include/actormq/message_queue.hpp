@@ -254,6 +254,15 @@ public:
   /// Returns the counters as of `now`.
   queue_stats stats(time_point now) const;
 
+  /// Counts `n` bytes that the queue's owner holds for it (waiting
+  /// receivers) against the memory bound; negative: gives them back.
+  void account(int64_t n) {
+    if (n >= 0)
+      budget_.take(static_cast<uint64_t>(n));
+    else
+      budget_.release(static_cast<uint64_t>(-n));
+  }
+
   /// Returns how many messages can be received now.
   uint64_t ready_count() const noexcept {
     return ready_count_;

@@ -1,15 +1,19 @@
 #pragma once
 
-#include <deque>
-#include <functional>
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/typed_response_promise.hpp>
 
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
 #include "actormq/recovery.hpp"
+#include "actormq/write_pipeline.hpp"
 
 namespace actormq {
 
@@ -32,6 +36,10 @@ struct queue_config {
   uint64_t incarnation = 0;
   /// What the store held of this queue at start; may be null.
   std::shared_ptr<recovered_queue> restored;
+  /// Converts times for the store; the queues of a registry share one, so
+  /// a message moved between them keeps its exact enqueue time. Read at
+  /// spawn if not set.
+  std::optional<clock_map> clock;
 };
 
 /// The state of a queue actor: the `message_queue` it guards and the
@@ -45,7 +53,8 @@ struct queue_state {
     caf::typed_response_promise<std::vector<lease>> promise;
     uint32_t max;
     caf::timespan visibility;
-    time_point deadline;
+    /// Its entry in `deadlines`.
+    std::multimap<time_point, uint64_t>::iterator deadline;
   };
 
   /// The queue's name.
@@ -55,10 +64,17 @@ struct queue_state {
   /// Where dead letters go; weak, so a registry and its queues do not keep
   /// each other alive.
   caf::actor_addr dead_letters;
-  /// Receivers waiting for messages, first come first served.
-  std::deque<waiter> waiters;
-  /// When the next tick is scheduled, if one is.
-  std::optional<time_point> wake_at;
+  /// Receivers waiting for messages, by arrival: first come first served.
+  std::map<uint64_t, waiter> waiters;
+  /// When each waiter's wait ends, soonest first.
+  std::multimap<time_point, uint64_t> deadlines;
+  /// Numbers waiters in arrival order.
+  uint64_t next_waiter = 0;
+  /// Ticks scheduled and not yet received. One at or before each deadline
+  /// is enough: a later deadline never adds one.
+  std::multiset<time_point> ticks;
+  /// Set by a drain: receives no longer wait (the service is stopping).
+  bool draining = false;
   /// Where changes are written; invalid: memory only.
   storage_actor storage;
   /// Names this queue's records in the store.
@@ -72,12 +88,8 @@ struct queue_state {
   /// Store keys to remove in the next write: dead letters that had
   /// nowhere to go.
   std::vector<std::string> stale_keys;
-  /// Called with the outcome of a write (none: written).
-  using on_written = std::function<void(const caf::error&)>;
-  /// Who waits for the changes not yet sent to the store.
-  std::vector<on_written> on_write;
-  /// Who waits for each write in flight, oldest first.
-  std::deque<std::vector<on_written>> in_flight;
+  /// Who waits for which write.
+  write_pipeline writes;
   /// A commit to self is on its way (see commit in queue_actor.cpp).
   bool commit_sent = false;
 };

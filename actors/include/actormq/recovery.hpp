@@ -47,15 +47,22 @@ struct recovered_state {
   std::vector<std::shared_ptr<recovered_queue>> queues;
   /// Messages in all queues.
   uint64_t messages = 0;
-  /// Removes what belongs to no queue (left by a delete that was not
-  /// answered, for instance).
+  /// Writes the start needs: queue records for orphaned messages.
   store_batch cleanup;
+  /// Queues made for messages whose queue the store does not name (never
+  /// deleted: a delete removes a queue's messages with its record).
+  std::vector<std::string> orphaned;
 };
 
 /// Reads a store into `out`: a new store gets the format marker; a store
 /// of another format, or with a record that does not decode, is refused.
 /// Returns why it was refused, or an empty string.
 std::string recover(store& db, recovered_state& out);
+
+/// Reads one queue's message and dedup records (as a storage actor reads
+/// them for a queue that restarts) into `out`. Returns why a record does
+/// not decode, or an empty string.
+std::string read_queue(const store_batch& records, recovered_queue& out);
 
 /// Returns the writes that make a store hold `x`'s changes, for the queue
 /// incarnation `incarnation`.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 #include <map>
 #include <memory>
 #include <string>
@@ -8,7 +9,9 @@
 
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
+#include "actormq/queue_actor.hpp"
 #include "actormq/recovery.hpp"
+#include "actormq/write_pipeline.hpp"
 
 namespace actormq {
 
@@ -31,10 +34,15 @@ struct registry_config {
 /// Returns whether `name` is 1-80 of [A-Za-z0-9_.-].
 bool valid_queue_name(std::string_view name);
 
-/// The state of a registry actor.
+/// The state of a registry actor. Each handler is one call of a method
+/// here; the multi-step protocols (create then write, list fan-out,
+/// redrive, restart from the store) are these methods.
 struct registry_state {
   /// Shown as the actor's name.
   static constexpr const char* name = "actormq.registry";
+
+  /// Called once with the outcome of a write (none: written).
+  using callback = write_pipeline::callback;
 
   /// One queue it owns.
   struct entry {
@@ -42,12 +50,17 @@ struct registry_state {
     queue_attributes attributes;
     /// Names its records in the store.
     uint64_t incarnation = 0;
-    /// Its queue record is written; until then, requests for it wait.
-    bool saved = true;
-    /// What waits for the queue record: called with the write's outcome.
-    std::vector<std::function<void(const caf::error&)>> waiting;
+    /// Its queue record is written and its actor runs; until then,
+    /// requests for it wait.
+    bool ready = true;
+    /// What waits until it is ready: called with the outcome.
+    std::vector<callback> waiting;
+    /// Unexpected ends so far; past a few, it stays unavailable.
+    int restarts = 0;
   };
 
+  /// The actor.
+  registry_actor::pointer self = nullptr;
   /// The queues, by name.
   std::map<std::string, entry> queues;
   /// Attributes of queues created implicitly.
@@ -58,6 +71,75 @@ struct registry_state {
   std::shared_ptr<memory_budget> budget;
   /// Where changes are written; invalid: memory only.
   storage_actor storage;
+  /// Who waits for which of its own writes.
+  write_pipeline writes;
+  /// Converts times for the store, for all its queues.
+  clock_map clock;
+
+  /// Spawns the queues the store held.
+  void start(recovered_state& recovered);
+
+  /// The named queue, once ready; created with the defaults if `create`.
+  caf::result<queue_actor> get(const std::string& name, bool create);
+
+  /// Creates a queue or changes the attributes `fields` names (see
+  /// patch_attributes), as one step: concurrent PUTs both apply.
+  caf::result<queue_actor> put(const std::string& name,
+                               const queue_attributes& values,
+                               uint32_t fields);
+
+  /// Every queue with its counters (asks each queue).
+  caf::result<std::vector<queue_info>> list();
+
+  /// One queue with its counters.
+  caf::result<queue_info> stats(const std::string& name);
+
+  /// Deletes a queue and its records; its waiting requests get
+  /// ec::unknown_queue.
+  caf::result<bool> remove(const std::string& name);
+
+  /// Moves the dead letters of `name` home, once the moves are written.
+  caf::result<uint64_t> redrive(const std::string& name);
+
+  /// Takes dead letters of `source` to its dead-letter queue.
+  caf::result<uint64_t> adopt(const std::string& source,
+                              std::vector<moved_message>& xs);
+
+  /// Stops long polls (the service is stopping).
+  void drain();
+
+  /// A queue ended unexpectedly: it is re-created from the store with its
+  /// messages (at most a few times).
+  void queue_down(const caf::down_msg& msg);
+
+  /// The registry ends for `reason`: its queues end with it and every
+  /// request it holds is answered.
+  void end(const caf::error& reason);
+
+  /// Returns the named queue, creating it with `attrs` if it does not
+  /// exist; a new one is ready once its record is written.
+  entry& obtain(const std::string& name, const queue_attributes& attrs);
+
+  /// Calls `f` with the outcome once `e` is ready (at once if it is).
+  void when_ready(entry& e, callback f);
+
+  /// Writes `ops`, then calls `done` with the outcome (at once without a
+  /// store).
+  void write(store_batch ops, callback done);
+
+  /// The record of a new queue was written (or not: then it is gone).
+  void record_saved(const std::string& name, uint64_t incarnation,
+                    const caf::error& err);
+
+  /// Spawns and watches the actor of `name`.
+  queue_actor spawn_queue(const std::string& name, queue_config cfg);
+
+  /// Hands `xs` to the queue `dest` (created if need be) as messages from
+  /// `source` (empty: coming home); calls `done` with how many it took
+  /// once they are written, or with the error.
+  void move_to(const std::string& dest, std::string source,
+               std::vector<moved_message> xs,
+               std::function<void(caf::expected<uint64_t>)> done);
 };
 
 /// The behaviour of a registry actor. Spawn it with
