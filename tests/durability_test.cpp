@@ -41,6 +41,12 @@ struct ledger {
   std::set<uint64_t> ack_sent;
   /// Acked messages that were handed out again.
   std::vector<uint64_t> resurrected;
+
+  /// Returns how many enqueues were answered 2xx so far.
+  size_t answered() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return enqueued.size();
+  }
 };
 
 constexpr auto queue_path = "/queues/crash";
@@ -141,12 +147,18 @@ TEST_CASE("SIGKILL at random moments loses nothing acknowledged") {
   for (int round = 0; round < rounds; ++round) {
     process p{server_args(dir)};
     auto port = p.port_from_log();
+    auto before = l.answered();
     std::atomic<bool> stop{false};
     std::vector<std::thread> clients;
     for (int i = 0; i < 4; ++i)
       clients.emplace_back(produce, port, i, std::ref(stop), std::ref(l));
     // One consumer for four producers: messages pile up across restarts.
     clients.emplace_back(consume, port, std::ref(stop), std::ref(l));
+    // The kill's clock starts at the round's first answered enqueue: a slow
+    // build (ThreadSanitizer) spends a start's first requests warming up.
+    auto deadline = test::clock_type::now() + std::chrono::seconds{10};
+    while (l.answered() == before && test::clock_type::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
     std::this_thread::sleep_for(std::chrono::milliseconds{run_ms(rng)});
     p.signal(SIGKILL);
     stop = true;

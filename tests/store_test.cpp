@@ -74,7 +74,7 @@ TEST_CASE("the RocksDB store applies batches atomically and keeps them") {
   CHECK(contents(*db) == std::map<std::string, std::string>{{"c", "3"}});
 }
 
-TEST_CASE("a full disk fails a write; the store reopens once there is room") {
+TEST_CASE("a full disk fails writes until the store reopens with room") {
   test::small_tmpfs disk{4 << 20};
   if (!disk.mounted()) {
     WARN("SKIPPED: cannot mount a tmpfs (" << disk.why() << ")");
