@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "actormq/errors.hpp"
 #include "actormq/message_queue.hpp"
 
@@ -470,4 +473,85 @@ TEST_CASE("redrive takes the dead letters that are not leased") {
   REQUIRE(later.size() == 1);
   CHECK(later[0].msg.id == 1);
   CHECK(dlq.size() == 1);
+}
+
+// Issue 9: memory and cost.
+
+TEST_CASE("extending a lease keeps one key for it, not one per extend") {
+  queue_fixture f;
+  f.push("held");
+  auto xs = f.receive(1, 1s);
+  REQUIRE(xs.size() == 1);
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE_FALSE(f.q.extend(xs[0].receipt, std::chrono::hours{12}, f.now));
+    f.now += 10ms;
+  }
+  CHECK(f.q.timed_keys() <= 2);
+  // The lease still ends when the last extend says, not before.
+  f.now += std::chrono::hours{11};
+  f.q.advance(f.now);
+  CHECK(f.q.stats(f.now).in_flight == 1);
+  f.now += std::chrono::hours{1};
+  f.q.advance(f.now);
+  CHECK(f.q.stats(f.now).ready == 1);
+  // A shorter extend is kept too.
+  auto again = f.receive(1, std::chrono::hours{1});
+  REQUIRE_FALSE(f.q.extend(again[0].receipt, 1s, f.now));
+  f.now += 1s;
+  f.q.advance(f.now);
+  CHECK(f.q.stats(f.now).ready == 1);
+}
+
+TEST_CASE("remembered dedup ids count against the memory bound") {
+  auto budget = std::make_shared<memory_budget>();
+  message_queue q{{}, {}, budget};
+  time_point now{};
+  new_message x = text("m");
+  x.dedup_id = "order-42";
+  REQUIRE(q.push(x, now));
+  auto with_id = budget->used.load();
+  CHECK(with_id == 1 + memory_budget::per_message + 8
+                     + memory_budget::per_dedup_id);
+  // A repeat adds nothing.
+  REQUIRE(q.push(x, now));
+  CHECK(budget->used == with_id);
+  auto xs = q.receive(1, 30s, now);
+  REQUIRE_FALSE(q.ack(xs[0].receipt, now));
+  CHECK(budget->used == 8 + memory_budget::per_dedup_id);
+  q.advance(now + message_queue::dedup_window);
+  CHECK(budget->used == 0);
+}
+
+TEST_CASE("a batch takes its memory in one step, beside other queues") {
+  // Two queues on two threads share a bound that holds a few batches:
+  // each batch is accepted whole or refused whole.
+  auto budget = std::make_shared<memory_budget>();
+  budget->limit = 10 * (memory_budget::per_message + 1);
+  // Catch's assertions are not for other threads: count, check after.
+  std::atomic<int> partial{0};
+  auto run = [&](message_queue& q, uint64_t& accepted) {
+    time_point now{};
+    for (int i = 0; i < 2000; ++i) {
+      std::vector<new_message> batch(3, text("x"));
+      if (auto ids = q.push_all(batch, now)) {
+        partial += ids->size() == 3 ? 0 : 1;
+        accepted += 3;
+      }
+      if (q.size() >= 6)
+        q.purge();
+    }
+  };
+  message_queue a{{}, {}, budget};
+  message_queue b{{}, {}, budget};
+  uint64_t in_a = 0;
+  uint64_t in_b = 0;
+  std::thread other{[&] { run(b, in_b); }};
+  run(a, in_a);
+  other.join();
+  CHECK(a.size() % 3 == 0);
+  CHECK(b.size() % 3 == 0);
+  CHECK(budget->used
+        == (a.size() + b.size()) * (memory_budget::per_message + 1));
+  CHECK(in_a + in_b > 0);
+  CHECK(partial == 0);
 }

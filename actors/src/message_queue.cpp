@@ -69,6 +69,13 @@ caf::error message_queue::check(const payload& x) const {
   return caf::none;
 }
 
+uint64_t message_queue::cost_of(const new_message& x) {
+  auto result = x.data.body.size() + memory_budget::per_message;
+  if (!x.dedup_id.empty())
+    result += x.dedup_id.size() + memory_budget::per_dedup_id;
+  return result;
+}
+
 caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   advance(now);
   if (auto err = check(x.data))
@@ -80,8 +87,19 @@ caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   }
   if (attrs_.max_depth > 0 && entries_.size() >= attrs_.max_depth)
     return make_error(ec::queue_full);
-  if (!budget_.fits(x.data.body.size() + memory_budget::per_message))
+  if (!budget_.try_take(cost_of(x)))
     return make_error(ec::out_of_memory);
+  return add(std::move(x), now);
+}
+
+uint64_t message_queue::add(new_message x, time_point now) {
+  if (!x.dedup_id.empty()) {
+    auto i = dedup_.find(x.dedup_id);
+    if (i != dedup_.end() && now < i->second.second + dedup_window) {
+      budget_.release(cost_of(x));
+      return i->second.first;
+    }
+  }
   auto id = ids_->fetch_add(1, std::memory_order_relaxed);
   if (!x.dedup_id.empty()) {
     dedup_[x.dedup_id] = {id, now};
@@ -97,6 +115,7 @@ caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
 
 caf::expected<std::vector<uint64_t>>
 message_queue::push_all(std::vector<new_message> xs, time_point now) {
+  advance(now);
   for (auto& x : xs)
     if (auto err = check(x.data))
       return err;
@@ -104,13 +123,14 @@ message_queue::push_all(std::vector<new_message> xs, time_point now) {
     return make_error(ec::queue_full);
   uint64_t total = 0;
   for (auto& x : xs)
-    total += x.data.body.size() + memory_budget::per_message;
-  if (!budget_.fits(total))
+    total += cost_of(x);
+  // All or nothing: the whole batch's memory is taken in one step.
+  if (!budget_.try_take(total))
     return make_error(ec::out_of_memory);
   std::vector<uint64_t> ids;
   ids.reserve(xs.size());
   for (auto& x : xs)
-    ids.push_back(*push(std::move(x), now));
+    ids.push_back(add(std::move(x), now));
   return ids;
 }
 
@@ -118,6 +138,7 @@ void message_queue::adopt(message x, std::string source, time_point now,
                           std::string origin) {
   advance(now);
   totals_.enqueued += 1;
+  budget_.take(x.data.body.size() + memory_budget::per_message);
   auto slot = insert(std::move(x), caf::timespan{0}, now, true);
   if (!source.empty())
     sources_[slot] = std::move(source);
@@ -146,6 +167,7 @@ void message_queue::restore(stored_message x, time_point now) {
 
 void message_queue::restore_dedup(std::string dedup_id, uint64_t id,
                                   time_point seen_at) {
+  budget_.take(dedup_id.size() + memory_budget::per_dedup_id);
   dedup_[dedup_id] = {id, seen_at};
   dedup_order_.emplace_back(seen_at, std::move(dedup_id));
 }
@@ -199,7 +221,6 @@ uint64_t message_queue::insert(message msg, caf::timespan delay,
                                time_point now, bool fresh) {
   auto slot = next_slot_++;
   bytes_ += msg.data.body.size();
-  budget_.take(msg.data.body.size() + memory_budget::per_message);
   auto& e = entries_.emplace_hint(entries_.end(), slot, entry{})->second;
   e.msg = std::move(msg);
   touch(slot);
@@ -296,6 +317,7 @@ std::vector<lease> message_queue::receive(size_t max,
     e.st = state::leased;
     e.lease_seq += 1;
     e.due = now + visibility;
+    e.key_due = e.due;
     e.msg.receive_count += 1;
     touch(slot);
     leases_.push(timed_key{e.due, slot, e.lease_seq});
@@ -344,7 +366,12 @@ caf::error message_queue::extend(const std::string& receipt,
     return std::move(found.error());
   auto& e = *found->second;
   e.due = now + visibility;
-  leases_.push(timed_key{e.due, found->first, e.lease_seq});
+  // A later end keeps the key it has (pushed again when due); only an
+  // earlier one needs a key of its own.
+  if (e.due < e.key_due) {
+    e.key_due = e.due;
+    leases_.push(timed_key{e.due, found->first, e.lease_seq});
+  }
   return caf::none;
 }
 
@@ -428,8 +455,14 @@ void message_queue::advance(time_point now) {
     leases_.pop();
     auto e = find(key.slot);
     if (!e || e->st != state::leased || e->lease_seq != key.lease_seq
-        || e->due != key.due)
+        || e->key_due != key.due)
       continue;
+    if (e->due > now) {
+      // Extended since: one key again, for the new end.
+      e->key_due = e->due;
+      leases_.push(timed_key{e->due, key.slot, e->lease_seq});
+      continue;
+    }
     end_lease(key.slot, *e, caf::timespan{0}, now);
   }
   if (attrs_.retention > caf::timespan{0}) {
@@ -448,6 +481,7 @@ void message_queue::advance(time_point now) {
         && i->second.second == dedup_order_.front().first) {
       if (journaling_)
         touched_dedup_.push_back(i->first);
+      budget_.release(i->first.size() + memory_budget::per_dedup_id);
       dedup_.erase(i);
     }
     dedup_order_.pop_front();

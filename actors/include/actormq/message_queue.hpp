@@ -28,6 +28,8 @@ namespace actormq {
 struct memory_budget {
   /// What one message costs beyond its body (map, index and heap nodes).
   static constexpr uint64_t per_message = 160;
+  /// What a remembered dedup id costs beyond its text (two index nodes).
+  static constexpr uint64_t per_dedup_id = 96;
   /// Bytes held now, by all queues that share this budget.
   std::atomic<uint64_t> used{0};
   /// The bound; 0 means none.
@@ -56,11 +58,21 @@ public:
     release(held_);
   }
 
-  /// Returns whether `n` more bytes fit the bound.
-  bool fits(uint64_t n) const {
-    return !budget_ || budget_->limit == 0
-           || budget_->used.load(std::memory_order_relaxed) + n
-                <= budget_->limit;
+  /// Takes `n` bytes if they fit the bound, in one atomic step (queues on
+  /// other threads share it); returns whether it did.
+  bool try_take(uint64_t n) {
+    if (budget_ && budget_->limit > 0) {
+      auto used = budget_->used.load(std::memory_order_relaxed);
+      do {
+        if (used + n > budget_->limit)
+          return false;
+      } while (!budget_->used.compare_exchange_weak(
+        used, used + n, std::memory_order_relaxed));
+      held_ += n;
+      return true;
+    }
+    take(n);
+    return true;
   }
 
   /// Takes `n` bytes (whether they fit or not).
@@ -268,6 +280,12 @@ public:
     return ready_count_;
   }
 
+  /// Returns how many deadlines (delays, leases) the queue keeps, stale
+  /// ones included: what its timer heaps hold.
+  size_t timed_keys() const noexcept {
+    return delayed_.size() + leases_.size();
+  }
+
   /// Returns how many messages the queue holds in any state.
   uint64_t size() const noexcept {
     return entries_.size();
@@ -287,6 +305,10 @@ private:
     uint32_t lease_seq = 0;
     /// When a delayed message turns ready, or a lease ends.
     time_point due;
+    /// A leased message: when its key in the lease heap is due (at or
+    /// before `due`: an extend that moves `due` later adds no key; the
+    /// key, once due, is pushed again for the rest).
+    time_point key_due;
   };
 
   /// Where a ready message stands in its priority: oldest enqueue time
@@ -324,7 +346,14 @@ private:
   using min_heap = std::priority_queue<T, std::vector<T>, std::greater<T>>;
 
   caf::error check(const payload& x) const;
-  /// Stores `msg` in a new slot; returns the slot.
+  /// Returns what `x` costs against the memory bound.
+  static uint64_t cost_of(const new_message& x);
+  /// Adds a message whose checks passed and whose cost_of() is taken from
+  /// the budget; returns its id (a dedup repeat's first id, giving the
+  /// cost back).
+  uint64_t add(new_message x, time_point now);
+  /// Stores `msg` in a new slot (its memory taken by the caller); returns
+  /// the slot.
   uint64_t insert(message msg, caf::timespan delay, time_point now,
                   bool fresh);
   /// Returns the live entry in `slot`, or null.
