@@ -80,22 +80,12 @@ int main(int argc, char** argv) {
   auto registry = node.registry;
   consumer_pool_actor consumers;
   if (opts.consumers > 0) {
-    caf::scoped_actor self{sys};
-    self
-      ->request(registry, caf::infinite, atom::get::value, opts.consume_queue,
-                true)
-      .receive(
-        [&](queue_actor& q) {
-          consumer_config ccfg;
-          ccfg.interval = opts.consume_interval;
-          ccfg.batch = opts.consume_batch;
-          consumers = sys.spawn(actormq::consumer_pool, q, ccfg,
-                                opts.consumers);
-        },
-        [&](caf::error& err) {
-          log::error("cannot create the consumers' queue: "
-                     + sys.render(err));
-        });
+    consumer_config ccfg;
+    ccfg.interval = opts.consume_interval;
+    ccfg.batch = opts.consume_batch;
+    // Through the registry: the pool follows its queue when it restarts.
+    consumers = sys.spawn(actormq::registry_consumer_pool, registry,
+                          opts.consume_queue, ccfg, opts.consumers);
   }
   auto stop_actors = [&] {
     if (consumers)

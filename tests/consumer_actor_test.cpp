@@ -6,6 +6,7 @@
 #include "actormq/consumer_actor.hpp"
 #include "actormq/errors.hpp"
 #include "actormq/queue_actor.hpp"
+#include "actormq/registry_actor.hpp"
 #include "actormq/storage_actor.hpp"
 #include "actormq/testing.hpp"
 #include "memory_store.hpp"
@@ -255,4 +256,41 @@ TEST_CASE("describe() renders text as is and JSON compact") {
   CHECK(describe(message{2, {R"({"a":[1,2]})", payload_kind::json}, 0, 0, {}})
         == R"(Processing message: {"a":[1,2]})");
   CHECK(describe(std::nullopt) == "No messages to process");
+}
+
+TEST_CASE_METHOD(testing::fixture,
+                 "a registry's pool follows its queue when it restarts") {
+  auto reg = sys.spawn(registry, registry_config{});
+  std::vector<std::string> seen;
+  consumer_config cfg;
+  cfg.interval = 5s;
+  cfg.handler = [&](const auto& x) -> caf::error {
+    if (x)
+      seen.push_back(x->data.body);
+    return caf::none;
+  };
+  auto pool = sys.spawn(registry_consumer_pool, reg, std::string{"jobs"},
+                        cfg, uint32_t{1});
+  run();
+  auto enqueue = [&](std::string body) {
+    auto q = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
+                                  true);
+    REQUIRE(q);
+    new_message x;
+    x.data.body = std::move(body);
+    REQUIRE(request<uint64_t>(*q, atom::enqueue::value, x));
+    return *q;
+  };
+  auto q = enqueue("before");
+  advance(5s);
+  CHECK(seen == std::vector<std::string>{"before"});
+  // The queue fails; the registry brings it back, the pool follows.
+  self->send_exit(q, caf::make_error(caf::sec::runtime_error));
+  run();
+  enqueue("after");
+  advance(5s);
+  CHECK(seen == std::vector<std::string>{"before", "after"});
+  self->send_exit(pool, caf::exit_reason::user_shutdown);
+  self->send_exit(reg, caf::exit_reason::user_shutdown);
+  run();
 }

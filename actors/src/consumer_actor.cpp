@@ -133,11 +133,45 @@ void add_consumer(
   st.consumers.push_back(std::move(c));
 }
 
-/// Forgets a consumer that ended; replaces it if it failed.
+/// Asks the registry for the pool's queue; once it has it, the pool's
+/// consumers serve it (those of a queue that ended go).
+void look_up(consumer_pool_actor::stateful_pointer<consumer_pool_state> self) {
+  auto& st = self->state;
+  self->request(st.registry, caf::infinite, atom::get::value, st.queue_name,
+                true)
+    .then(
+      [=](queue_actor& q) {
+        auto& st = self->state;
+        for (auto& c : std::exchange(st.consumers, {})) {
+          self->demonitor(c.address());
+          self->send_exit(c, caf::exit_reason::user_shutdown);
+        }
+        st.source = std::move(q);
+        self->monitor(st.source);
+        for (uint32_t i = 0; i < st.count; ++i)
+          add_consumer(self);
+      },
+      [=](caf::error& err) {
+        log::error("consumers cannot get queue " + self->state.queue_name
+                   + " (" + self->system().render(err)
+                   + "): trying again in 1 s");
+        self->delayed_send(self, std::chrono::seconds{1}, atom::tick::value);
+      });
+}
+
+/// Forgets a consumer that ended; replaces it if it failed. If it is the
+/// queue that ended, looks it up again.
 void on_consumer_down(
   consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
   const caf::down_msg& dm) {
-  auto& xs = self->state.consumers;
+  auto& st = self->state;
+  if (st.registry && dm.source == st.source.address()) {
+    log::warning("queue " + st.queue_name
+                 + " ended; its consumers wait for it to come back");
+    look_up(self);
+    return;
+  }
+  auto& xs = st.consumers;
   auto i = std::find_if(xs.begin(), xs.end(), [&](const consumer_actor& c) {
     return c.address() == dm.source;
   });
@@ -153,13 +187,14 @@ void on_consumer_down(
 
 } // namespace
 
+namespace {
+
+/// What both kinds of pool do once their queue is known or looked up.
 consumer_pool_actor::behavior_type
-consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
-              queue_actor source, consumer_config cfg, uint32_t count) {
-  self->state.source = std::move(source);
+pool_behavior(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+              consumer_config cfg, uint32_t count) {
   self->state.cfg = std::move(cfg);
-  for (uint32_t i = 0; i < count; ++i)
-    add_consumer(self);
+  self->state.count = count;
   self->set_down_handler(
     [=](caf::down_msg& dm) { on_consumer_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& msg) {
@@ -169,7 +204,31 @@ consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
   });
   return {
     [=](atom::list) { return self->state.consumers; },
+    [=](atom::tick) { look_up(self); },
   };
+}
+
+} // namespace
+
+consumer_pool_actor::behavior_type
+consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+              queue_actor source, consumer_config cfg, uint32_t count) {
+  self->state.source = std::move(source);
+  auto result = pool_behavior(self, std::move(cfg), count);
+  for (uint32_t i = 0; i < count; ++i)
+    add_consumer(self);
+  return result;
+}
+
+consumer_pool_actor::behavior_type registry_consumer_pool(
+  consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+  registry_actor registry, std::string queue, consumer_config cfg,
+  uint32_t count) {
+  self->state.registry = std::move(registry);
+  self->state.queue_name = std::move(queue);
+  auto result = pool_behavior(self, std::move(cfg), count);
+  look_up(self);
+  return result;
 }
 
 } // namespace actormq

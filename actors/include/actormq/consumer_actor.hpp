@@ -69,7 +69,9 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
 /// Keeps a number of consumers of one queue running.
 using consumer_pool_actor = caf::typed_actor<
   // Replies with the consumers running now.
-  caf::replies_to<atom::list>::with<std::vector<consumer_actor>>>;
+  caf::replies_to<atom::list>::with<std::vector<consumer_actor>>,
+  // Internal: looks its queue up again (registry_consumer_pool).
+  caf::reacts_to<atom::tick>>;
 
 /// Returns whether an actor that ended for `reason` was told to (or ended
 /// by itself without an error): anything else is a failure.
@@ -82,6 +84,12 @@ struct consumer_pool_state {
   /// What every consumer is spawned with.
   queue_actor source;
   consumer_config cfg;
+  /// How many consumers it keeps.
+  uint32_t count = 0;
+  /// Where it looks its queue up (registry_consumer_pool); else invalid.
+  registry_actor registry;
+  /// The queue's name in `registry`.
+  std::string queue_name;
   /// The consumers running now, each monitored.
   std::vector<consumer_actor> consumers;
 };
@@ -95,5 +103,15 @@ struct consumer_pool_state {
 consumer_pool_actor::behavior_type
 consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
               queue_actor source, consumer_config cfg, uint32_t count);
+
+/// A consumer pool of the queue named `queue` in `registry` (created if
+/// need be). It watches the queue too: when the registry restarts it after
+/// a failure, the pool looks it up again and its consumers serve the new
+/// one. Spawn it with `sys.spawn(actormq::registry_consumer_pool,
+/// registry, "default", actormq::consumer_config{}, n)`.
+consumer_pool_actor::behavior_type registry_consumer_pool(
+  consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
+  registry_actor registry, std::string queue, consumer_config cfg,
+  uint32_t count);
 
 } // namespace actormq
