@@ -1,7 +1,9 @@
 // libFuzzer target: arbitrary bytes as what a client sends on one
 // connection. The request reader must never crash, hang or read out of
-// bounds, and it must read the same requests and reach the same verdict
-// whether the bytes come all at once or one at a time.
+// bounds; it must read the same requests and reach the same verdict
+// whether the bytes come all at once, one at a time or in pieces of 7;
+// and what it accepts must keep RFC 9112's rules (a path of visible ASCII
+// that starts with '/' or is '*', nothing read after a refusal).
 
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +33,24 @@ std::vector<request> requests_in(std::string_view bytes, size_t piece) {
   return result;
 }
 
+/// What every request the reader lets through must hold.
+bool well_formed(const std::vector<request>& xs) {
+  for (size_t i = 0; i < xs.size(); ++i) {
+    auto& x = xs[i];
+    if (x.failed) {
+      if (i + 1 != xs.size() || x.keep_alive)
+        return false;
+      continue;
+    }
+    if (x.path.empty() || (x.path.front() != '/' && x.path != "*"))
+      return false;
+    for (auto c : x.path + x.query)
+      if (c <= 0x20 || c >= 0x7f)
+        return false;
+  }
+  return true;
+}
+
 bool same(const request& x, const request& y) {
   return x.method == y.method && x.path == y.path && x.query == y.query
          && x.content_type == y.content_type
@@ -44,11 +64,15 @@ bool same(const request& x, const request& y) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes{reinterpret_cast<const char*>(data), size};
   auto at_once = requests_in(bytes, bytes.size());
-  auto bytewise = requests_in(bytes, 1);
-  if (at_once.size() != bytewise.size())
+  if (!well_formed(at_once))
     std::abort();
-  for (size_t i = 0; i < at_once.size(); ++i)
-    if (!same(at_once[i], bytewise[i]))
+  for (size_t piece : {size_t{1}, size_t{7}}) {
+    auto split = requests_in(bytes, piece);
+    if (at_once.size() != split.size())
       std::abort();
+    for (size_t i = 0; i < at_once.size(); ++i)
+      if (!same(at_once[i], split[i]))
+        std::abort();
+  }
   return 0;
 }

@@ -80,7 +80,9 @@ bool connection::resume() {
 
 void connection::expire(clock_type::time_point now) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (state_ == state::idle && now - since_ >= st_->idle_timeout) {
+  if ((state_ == state::idle && now - since_ >= st_->idle_timeout)
+      || (state_ == state::closing && now - since_ >= linger_time
+          && queued_writes_.load(std::memory_order_acquire) == 0)) {
     state_ = state::closing;
     update_pause();
     ::shutdown(fd_, SHUT_RDWR);
@@ -241,6 +243,7 @@ void connection::finish(const reply& r, std::string_view extra_headers) {
   write(render_response(r, !close, extra_headers, head_), close);
   if (close) {
     state_ = state::closing;
+    since_ = clock_type::now();
     std::string{}.swap(read_ahead_);
     read_ahead_pos_ = 0;
   } else if (unsent_.load(std::memory_order_acquire) >= max_unsent) {
@@ -297,7 +300,7 @@ void connection::write(std::string bytes, bool close_after) {
       done = static_cast<size_t>(n);
     if (done == bytes.size()) {
       if (close_after)
-        ::shutdown(fd_, SHUT_RDWR);
+        ::shutdown(fd_, SHUT_WR);
       return;
     }
   }
@@ -321,7 +324,7 @@ void connection::written(size_t size, bool close_after) {
   auto before = unsent_.fetch_sub(size, std::memory_order_acq_rel);
   queued_writes_.fetch_sub(1, std::memory_order_release);
   if (close_after && open_)
-    ::shutdown(fd_, SHUT_RDWR);
+    ::shutdown(fd_, SHUT_WR);
   else if (before >= max_unsent && before - size < max_unsent)
     transport_->wake(shared_from_this());
 }

@@ -32,6 +32,10 @@ constexpr size_t max_read_ahead = 64 * 1024;
 /// further request is served or read until the socket drains.
 constexpr size_t max_unsent = 64 * 1024;
 
+/// How long a closing connection reads and discards what a client still
+/// sends after its last reply.
+constexpr auto linger_time = std::chrono::seconds{2};
+
 /// How much longer than a bridge's own backstop a connection waits for its
 /// answer before it answers 503 itself (an answer lost with a bridge that
 /// ended).
@@ -100,7 +104,10 @@ public:
     /// More than max_unsent bytes of replies wait for the client: nothing
     /// is served or read until they drain.
     writing,
-    /// The last reply is out or going out; nothing more is served.
+    /// The last reply is out or going out; nothing more is served. Once it
+    /// is out, the connection sends its FIN and reads on, discarding, for
+    /// up to linger_time: a client still sending (a body over the limit)
+    /// reads the reply instead of a reset.
     closing,
   };
 

@@ -1,7 +1,12 @@
 #include "wire.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <ctime>
 #include <limits>
+#include <optional>
+#include <vector>
 
 #include <http_parser.h>
 
@@ -78,6 +83,164 @@ constexpr int proceed = 0;
 constexpr int abort_parse = 1;
 constexpr int abort_headers = 3; // on_headers_complete: 1 and 2 mean "no body"
 
+/// RFC 9110 tchar: what a method or a header name is made of.
+bool is_tchar(unsigned char c) {
+  return std::isalnum(c) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c));
+}
+
+bool all_tchars(std::string_view x) {
+  return !x.empty()
+         && std::all_of(x.begin(), x.end(), [](char c) {
+              return is_tchar(static_cast<unsigned char>(c));
+            });
+}
+
+/// A request target is visible ASCII only (RFC 9112 §3.2).
+bool visible_ascii(std::string_view x) {
+  return std::all_of(x.begin(), x.end(),
+                     [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+/// A field value holds no control character but HTAB (RFC 9110 §5.5).
+bool valid_field_value(std::string_view x) {
+  return std::none_of(x.begin(), x.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+  });
+}
+
+bool all_digits(std::string_view x) {
+  return std::all_of(x.begin(), x.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+/// RFC 9110 §7.2 / RFC 3986: uri-host [":" port], or empty.
+bool valid_host(std::string_view x) {
+  if (!x.empty() && x.front() == '[') {
+    auto end = x.find(']');
+    if (end == std::string_view::npos || end == 1)
+      return false;
+    auto inside = x.substr(1, end - 1);
+    auto rest = x.substr(end + 1);
+    return std::all_of(inside.begin(), inside.end(),
+                       [](char c) {
+                         return std::isxdigit(static_cast<unsigned char>(c))
+                                || c == ':' || c == '.';
+                       })
+           && (rest.empty()
+               || (rest.front() == ':' && all_digits(rest.substr(1))));
+  }
+  auto colon = x.find(':');
+  if (colon != std::string_view::npos && !all_digits(x.substr(colon + 1)))
+    return false;
+  auto host = x.substr(0, colon);
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c))
+           || (c != 0 && std::strchr("-._~%!$&'()*+,;=", c));
+  });
+}
+
+/// The bytes between a body's data: request line, header and trailer
+/// lines, chunk-size lines. http-parser as Debian builds it (non-strict)
+/// lets through what RFC 9112 forbids there: this checks each such byte,
+/// in order, however the bytes are split.
+class framing_scanner {
+public:
+  /// Whether `c` may come next.
+  bool take(char c) {
+    if (crlf_due > 0) {
+      auto want = crlf_due == 2 ? '\r' : '\n';
+      --crlf_due;
+      if (c != want)
+        return false;
+    }
+    if (cr_ && c != '\n')
+      return false; // a CR is always the first half of a CRLF
+    if (c == '\n' && !cr_)
+      return false; // a bare LF
+    if (line_start_ && (c == ' ' || c == '\t'))
+      return false; // obs-fold (or a line starting with whitespace)
+    cr_ = c == '\r';
+    line_start_ = c == '\n';
+    if (prefix_.size() < 5 && (!prefix_.empty() || (c != '\r' && c != '\n')))
+      prefix_ += c;
+    return true;
+  }
+
+  /// Chunk data ended: a CRLF must follow it.
+  void chunk_data_ended() {
+    crlf_due = 2;
+  }
+
+  /// A request ended: the next byte may begin another.
+  void request_ended() {
+    prefix_.clear();
+  }
+
+  /// Whether the bytes of this request so far begin with "HEAD ".
+  bool head() const {
+    return prefix_ == "HEAD ";
+  }
+
+private:
+  std::string prefix_;
+  int crlf_due = 0;
+  bool cr_ = false;
+  bool line_start_ = true;
+};
+
+/// Whether a request line without a method http-parser knows is well
+/// formed (token SP target SP HTTP/d.d CRLF): then 501, else 400.
+class method_line {
+public:
+  /// The verdict so far: open (needs more bytes), 501 or 400.
+  enum class verdict : uint8_t { open, not_implemented, malformed };
+
+  /// `began`: the method's first bytes were taken already.
+  explicit method_line(bool began) : method_(began ? 1 : 0) {
+    // nop
+  }
+
+  verdict take(char c) {
+    auto u = static_cast<unsigned char>(c);
+    switch (part_) {
+      case 0: // the method
+        if (is_tchar(u)) {
+          ++method_;
+          return verdict::open;
+        }
+        return next(c == ' ' && method_ > 0);
+      case 1: // the target
+        if (u > 0x20 && u < 0x7f) {
+          ++target_;
+          return verdict::open;
+        }
+        return next(c == ' ' && target_ > 0);
+      default: { // "HTTP/d.d\r\n"
+        static constexpr std::string_view shape = "HTTP/#.#\r\n";
+        auto want = shape[version_++];
+        auto ok = want == '#' ? std::isdigit(u) != 0 : c == want;
+        if (!ok)
+          return verdict::malformed;
+        return version_ == shape.size() ? verdict::not_implemented
+                                        : verdict::open;
+      }
+    }
+  }
+
+private:
+  verdict next(bool ok) {
+    ++part_;
+    return ok ? verdict::open : verdict::malformed;
+  }
+
+  size_t method_;
+  size_t target_ = 0;
+  size_t version_ = 0;
+  int part_ = 0;
+};
+
 } // namespace
 
 struct request_reader::impl {
@@ -93,17 +256,26 @@ struct request_reader::impl {
       self.field.clear();
       self.value.clear();
       self.in_value = false;
+      self.in_request_line = true;
       self.expect_continue = false;
+      self.hosts = 0;
+      self.host_valid = true;
+      self.transfer_encodings = 0;
+      self.chunked_only = false;
+      self.head_error.reset();
       self.at = phase::head;
       return proceed;
     };
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
       auto& self = *static_cast<impl*>(p->data);
       self.url.append(at, n);
+      if (!visible_ascii({at, n}))
+        return self.fail(problem::malformed_request, abort_parse);
       return proceed;
     };
     settings.on_header_field = [](http_parser* p, const char* at, size_t n) {
       auto& self = *static_cast<impl*>(p->data);
+      self.in_request_line = false;
       if (self.in_value)
         self.commit_header();
       self.field.append(at, n);
@@ -117,25 +289,29 @@ struct request_reader::impl {
     };
     settings.on_headers_complete = [](http_parser* p) {
       auto& self = *static_cast<impl*>(p->data);
+      self.in_request_line = false;
       if (self.in_value)
         self.commit_header();
-      auto& req = self.current;
-      req.method = to_verb(p->method);
-      auto q = self.url.find('?');
-      req.path = self.url.substr(0, q);
-      if (q != std::string::npos)
-        req.query = self.url.substr(q + 1);
-      if (p->http_major != 1)
-        return self.fail(problem::malformed_request, abort_headers);
-      if (p->content_length != std::numeric_limits<uint64_t>::max()
-          && p->content_length > self.max_body_bytes)
-        return self.fail(problem::message_too_large, abort_headers);
-      self.continue_pending = self.expect_continue;
+      self.current.method = to_verb(p->method);
+      if (auto x = self.check_head(*p))
+        return self.fail(*x, abort_headers);
+      self.continue_pending = self.expect_continue && p->http_minor >= 1;
       self.at = phase::body;
+      return proceed;
+    };
+    settings.on_chunk_header = [](http_parser* p) {
+      auto& self = *static_cast<impl*>(p->data);
+      self.chunk_left = p->content_length;
       return proceed;
     };
     settings.on_body = [](http_parser* p, const char* at, size_t n) {
       auto& self = *static_cast<impl*>(p->data);
+      auto ends_chunk = false;
+      if ((p->flags & F_CHUNKED) != 0) {
+        self.chunk_left -= std::min<uint64_t>(self.chunk_left, n);
+        ends_chunk = self.chunk_left == 0;
+      }
+      self.data_spans.push_back({at, n, ends_chunk});
       auto& body = self.current.body;
       if (body.size() + n > self.max_body_bytes)
         return self.fail(problem::message_too_large, abort_parse);
@@ -144,7 +320,11 @@ struct request_reader::impl {
     };
     settings.on_message_complete = [](http_parser* p) {
       auto& self = *static_cast<impl*>(p->data);
-      self.current.keep_alive = http_should_keep_alive(p) != 0;
+      // HTTP/1.0 with Transfer-Encoding: framing the peer may read
+      // otherwise; answer, then close (RFC 9112 §6.1).
+      self.current.keep_alive = http_should_keep_alive(p) != 0
+                                && !(p->http_minor == 0
+                                     && self.transfer_encodings > 0);
       self.continue_pending = false;
       self.at = phase::idle;
       self.header_bytes = 0;
@@ -155,16 +335,65 @@ struct request_reader::impl {
     };
   }
 
+  /// Records a header field; trailer fields never change how a request is
+  /// read (RFC 9110 §6.5.1): they are dropped.
   void commit_header() {
-    if (iequals(field, "content-type"))
-      current.content_type = value;
-    else if (iequals(field, "access-control-request-headers"))
-      current.cors_request_headers = value;
-    else if (iequals(field, "expect"))
-      expect_continue = iequals(value, "100-continue");
+    if (at == phase::head) {
+      if (iequals(field, "content-type"))
+        current.content_type = value;
+      else if (iequals(field, "access-control-request-headers"))
+        current.cors_request_headers = value;
+      else if (iequals(field, "expect"))
+        expect_continue = iequals(value, "100-continue");
+      else if (iequals(field, "host"))
+        host_valid = ++hosts == 1 && valid_host(value);
+      else if (iequals(field, "transfer-encoding"))
+        chunked_only = ++transfer_encodings == 1 && iequals(value, "chunked");
+      if (!all_tchars(field) || !valid_field_value(value))
+        head_error = problem::malformed_request;
+    }
     field.clear();
     value.clear();
     in_value = false;
+  }
+
+  /// The rules for a request's head once it is in: what is wrong, if
+  /// anything. Sets the path and query from the target (origin form, or
+  /// absolute form with http or https).
+  std::optional<problem> check_head(const http_parser& p) {
+    if (head_error)
+      return head_error;
+    if (p.http_major != 1)
+      return p.http_major >= 2 ? problem::version_not_supported
+                               : problem::malformed_request;
+    if (transfer_encodings > 0 && !chunked_only)
+      return problem::malformed_request;
+    if (!host_valid || (hosts == 0 && p.http_minor >= 1))
+      return problem::invalid_host;
+    std::string_view target = url;
+    constexpr std::string_view schemes[] = {"http://", "https://"};
+    for (auto scheme : schemes) {
+      if (target.size() >= scheme.size()
+          && iequals(target.substr(0, scheme.size()), scheme)) {
+        // absolute-form: the authority is the host; the path follows it.
+        target.remove_prefix(scheme.size());
+        target.remove_prefix(std::min(target.find_first_of("/?"),
+                                      target.size()));
+      }
+    }
+    auto q = target.find('?');
+    current.path = target.substr(0, q);
+    if (current.path.empty())
+      current.path = "/";
+    // Origin form, or '*' (OPTIONS); no other scheme, no authority form.
+    if (current.path.front() != '/' && current.path != "*")
+      return problem::malformed_request;
+    if (q != std::string_view::npos)
+      current.query = target.substr(q + 1);
+    if (p.content_length != std::numeric_limits<uint64_t>::max()
+        && p.content_length > max_body_bytes)
+      return problem::message_too_large;
+    return std::nullopt;
   }
 
   int fail(problem x, int code) {
@@ -172,16 +401,64 @@ struct request_reader::impl {
     return code;
   }
 
-  /// Ends reading with a failed request `x`; returns `size`.
+  /// Ends reading with a failed request `x`; returns `size`. Its method
+  /// is HEAD if its bytes began so (its error reply has no body then),
+  /// else `other`: what the scanner saw, however the bytes were split.
   size_t reject(problem x, size_t size) {
     current = request{};
+    current.method = scanner.head() ? verb::head : verb::other;
     current.failed = true;
     current.keep_alive = false;
     current.error = x;
+    continue_pending = false;
     ready = true;
     done = true;
     return size;
   }
+
+  /// Runs the scanner over the framing bytes of `data[0, used)` (what is
+  /// not body data); false at the first byte it refuses.
+  bool scan(const char* data, size_t used) {
+    auto pos = data;
+    auto end = data + used;
+    for (auto& span : data_spans) {
+      for (; pos < span.at; ++pos)
+        if (!scanner.take(*pos))
+          return false;
+      pos = span.at + span.size;
+      if (span.ends_chunk)
+        scanner.chunk_data_ended();
+    }
+    data_spans.clear();
+    for (; pos < end; ++pos)
+      if (!scanner.take(*pos))
+        return false;
+    return true;
+  }
+
+  /// Feeds a request line whose method http-parser does not know to
+  /// `unknown`; returns the bytes used.
+  size_t feed_unknown_method(const char* data, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+      if (++header_bytes > max_header_bytes)
+        return reject(problem::target_too_long, size);
+      switch (unknown->take(data[i])) {
+        case method_line::verdict::open:
+          continue;
+        case method_line::verdict::not_implemented:
+          return reject(problem::not_implemented, size);
+        case method_line::verdict::malformed:
+          return reject(problem::malformed_request, size);
+      }
+    }
+    return size;
+  }
+
+  struct data_span {
+    const char* at;
+    size_t size;
+    bool ends_chunk;
+  };
 
   http_parser parser;
   http_parser_settings settings;
@@ -193,8 +470,18 @@ struct request_reader::impl {
   std::string field;
   std::string value;
   bool in_value = false;
+  bool in_request_line = false;
   bool expect_continue = false;
   bool continue_pending = false;
+  size_t hosts = 0;
+  bool host_valid = true;
+  size_t transfer_encodings = 0;
+  bool chunked_only = false;
+  std::optional<problem> head_error;
+  uint64_t chunk_left = 0;
+  std::vector<data_span> data_spans;
+  framing_scanner scanner;
+  std::optional<method_line> unknown;
   problem error = problem::malformed_request;
   phase at = phase::idle;
   bool ready = false;
@@ -215,6 +502,8 @@ size_t request_reader::feed(const char* data, size_t size) {
     return size;
   if (d.ready || size == 0)
     return 0;
+  if (d.unknown)
+    return d.feed_unknown_method(data, size);
   // Every byte before a request's headers end counts against the header
   // limit, however the bytes are split: the parser sees at most one byte
   // past it, so the verdict never depends on where a read ended.
@@ -223,8 +512,20 @@ size_t request_reader::feed(const char* data, size_t size) {
                    : size;
   auto used = http_parser_execute(&d.parser, &d.settings, data, n);
   auto err = HTTP_PARSER_ERRNO(&d.parser);
+  // The framing bytes come first: a byte the scanner refuses precedes any
+  // error the parser found after it.
+  if (!d.scan(data, used))
+    return d.reject(problem::malformed_request, size);
   if (err == HPE_PAUSED) {
     http_parser_pause(&d.parser, 0);
+    d.scanner.request_ended();
+  } else if (err == HPE_INVALID_METHOD) {
+    // A method token http-parser does not know: 501 if the request line
+    // is well formed, else 400 (the parser has taken the method's first
+    // bytes if the request began).
+    d.header_bytes += used;
+    d.unknown.emplace(d.at == phase::head);
+    return used + d.feed_unknown_method(data + used, size - used);
   } else if (err != HPE_OK) {
     return d.reject(err == HPE_HEADER_OVERFLOW ? problem::request_too_large
                                                : d.error,
@@ -233,7 +534,9 @@ size_t request_reader::feed(const char* data, size_t size) {
   if (in_head && d.at != phase::body && !d.ready) {
     d.header_bytes += used;
     if (d.header_bytes > d.max_header_bytes)
-      return d.reject(problem::request_too_large, size);
+      return d.reject(d.in_request_line ? problem::target_too_long
+                                        : problem::request_too_large,
+                      size);
   }
   if (d.ready && d.parser.upgrade) {
     // No protocol upgrades: answer the request, then close.
@@ -263,6 +566,21 @@ bool request_reader::take_continue() {
   return result;
 }
 
+/// The Date header's value now (RFC 9110 §5.6.7), made once a second per
+/// thread.
+std::string_view http_date() {
+  thread_local std::time_t last = -1;
+  thread_local char text[32];
+  auto now = std::time(nullptr);
+  if (now != last) {
+    std::tm t{};
+    gmtime_r(&now, &t);
+    std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &t);
+    last = now;
+  }
+  return text;
+}
+
 std::string render_response(const reply& r, bool keep_alive,
                             std::string_view extra_headers, bool head) {
   std::string out;
@@ -277,7 +595,9 @@ std::string render_response(const reply& r, bool keep_alive,
     out += r.content_type;
     out += "\r\n";
   }
-  out += "Access-Control-Allow-Origin: *\r\n";
+  out += "Date: ";
+  out += http_date();
+  out += "\r\nAccess-Control-Allow-Origin: *\r\n";
   out += r.headers;
   out += extra_headers;
   if (r.status != 204) {

@@ -144,7 +144,7 @@ TEST_CASE_METHOD(server_fixture, "GET /healthz and unknown routes") {
   CHECK(c.request("GET", "/HEALTHZ/").status == 200);
 }
 
-TEST_CASE_METHOD(server_fixture, "a route without the method is 405 with Allow") {
+TEST_CASE_METHOD(server_fixture, "a route without the method: 405, Allow") {
   test::http_client c{port()};
   std::tuple<const char*, const char*, const char*> cases[] = {
     {"GET", "/enqueue", "POST, OPTIONS"},
@@ -238,10 +238,12 @@ TEST_CASE_METHOD(server_fixture,
 
 TEST_CASE_METHOD(server_fixture, "pipelined requests are answered in order") {
   test::http_client c{port()};
-  c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+  c.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\n"
              "Content-Length: 15\r\n\r\n{\"message\":\"a\"}"
-             "GET /healthz HTTP/1.1\r\n\r\n"
-             "POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+             "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+             "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\n"
              "Content-Length: 15\r\n\r\n{\"message\":\"b\"}");
   CHECK(c.read_response().body == R"({"success":"Message enqueued","id":1})");
   CHECK(c.read_response().body == R"({"data":"ok"})");
@@ -274,9 +276,9 @@ TEST_CASE_METHOD(server_fixture, "bad bodies get clear JSON errors") {
 
 TEST_CASE_METHOD(server_fixture, "malformed requests get 400 at once") {
   for (auto bytes :
-       {"GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/7.0\r\n\r\n",
-        "POST /enqueue HTTP/1.1\r\nContent-Length: abc\r\n\r\n{}",
-        "POST /enqueue HTTP/1.1\r\nContent-Length: 1\r\n"
+       {"GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/0.9\r\n\r\n",
+        "POST /enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+        "POST /enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
         "Content-Length: 2\r\n\r\n{}"}) {
     INFO(bytes);
     test::http_client c{port()};
@@ -302,7 +304,8 @@ TEST_CASE_METHOD(server_fixture, "oversized headers and bodies are refused") {
     // Beyond what any message within the limit can take, the body is not
     // even read.
     test::http_client c{port()};
-    c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+    c.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+               "Content-Type: application/json\r\n"
                "Content-Length: 100000000\r\n\r\n");
     check_json_error(c.read_response(), 413,
                      "Message is larger than the server's limit "
@@ -313,7 +316,8 @@ TEST_CASE_METHOD(server_fixture, "oversized headers and bodies are refused") {
 
 TEST_CASE_METHOD(server_fixture, "Expect: 100-continue gets its interim") {
   test::http_client c{port()};
-  c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+  c.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\n"
              "Expect: 100-continue\r\nContent-Length: 15\r\n\r\n");
   CHECK(c.read_response().status == 100);
   c.send_raw(R"({"message":"a"})");
@@ -500,12 +504,14 @@ TEST_CASE_METHOD(timeout_fixture, "a body trickled byte by byte is cut off") {
     test::http_client c{port()};
     std::string body;
     if (chunked) {
-      c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+      c.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n");
       for (int i = 0; i < 40; ++i)
         body += "1\r\nx\r\n";
     } else {
-      c.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+      c.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\n"
                  "Content-Length: 60\r\n\r\n");
       body = std::string(60, ' ');
     }
@@ -567,7 +573,8 @@ TEST_CASE("past --max-connections a connection gets 503 and is closed") {
 
 TEST_CASE_METHOD(server_fixture, "chunked bodies work within the limits") {
   test::http_client c{port()};
-  auto chunked = "POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+  auto chunked = "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n";
   c.send_raw(std::string{chunked} + "8\r\n{\"messag\r\n7\r\ne\":\"hi\"\r\n"
              "1\r\n}\r\n0\r\n\r\n");
@@ -583,7 +590,8 @@ TEST_CASE_METHOD(server_fixture, "chunked bodies work within the limits") {
                    "(--max-message-bytes)");
   // Content-Length beside Transfer-Encoding is refused.
   test::http_client both{port()};
-  both.send_raw("POST /enqueue HTTP/1.1\r\nContent-Type: application/json\r\n"
+  both.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+                "Content-Type: application/json\r\n"
                 "Content-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "f\r\n{\"message\":\"a\"}\r\n0\r\n\r\n");
   check_json_error(both.read_response(), 400, "Malformed HTTP request");
@@ -729,4 +737,265 @@ TEST_CASE_METHOD(server_fixture, "a bridge that dies is replaced") {
     CHECK(c.enqueue_json(R"({"message":"m"})").status == 200);
   CHECK(c.request("GET", "/queues").status == 200);
   CHECK(depth() == 8);
+}
+
+// HTTP framing by RFC 9112 (issue 11). Each case is followed by a
+// pipelined request: answered if the connection stays open, never
+// answered (the connection closes) if the case is refused, so a request
+// smuggled in the bytes of another can never be served.
+
+namespace {
+
+/// The head of an enqueue, without its framing headers.
+constexpr std::string_view enqueue_head
+  = "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+    "Content-Type: application/json\r\n";
+
+/// A 15-byte JSON message.
+constexpr std::string_view message_a = R"({"message":"a"})";
+
+constexpr std::string_view healthz_request
+  = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Sends `bytes` and GET /healthz behind them on a new connection and
+/// returns the first response. `kept`: the GET must be answered after it;
+/// else the connection must close without answering it.
+test::http_response pipelined(uint16_t port, std::string_view bytes,
+                              bool kept, bool head = false) {
+  test::http_client c{port};
+  c.send_raw(std::string{bytes} + std::string{healthz_request});
+  auto r = c.read_response(head);
+  if (kept) {
+    auto next = c.read_response();
+    CHECK(next.status == 200);
+    CHECK(next.body == R"({"data":"ok"})");
+  } else {
+    CHECK(r.header("connection") == "close");
+    CHECK(c.closed_by_server());
+  }
+  return r;
+}
+
+/// `bytes` are refused with 400 `text` and the connection closes.
+void refused(uint16_t port, std::string_view bytes,
+             std::string_view text = "Malformed HTTP request") {
+  INFO(bytes);
+  check_json_error(pipelined(port, bytes, false), 400, text);
+}
+
+std::string cat(std::initializer_list<std::string_view> xs) {
+  std::string out;
+  for (auto x : xs)
+    out += x;
+  return out;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(server_fixture, "framing: a space before a colon is 400") {
+  refused(port(), cat({enqueue_head, "Content-Length : 15\r\n\r\n",
+                       message_a}));
+  refused(port(), cat({enqueue_head, "Transfer-Encoding : chunked\r\n\r\n",
+                       "f\r\n", message_a, "\r\n0\r\n\r\n"}));
+  // Any header name with a space, or other bytes no name holds.
+  refused(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX Y: z\r\n\r\n");
+  CHECK(depth() == 0);
+}
+
+TEST_CASE_METHOD(server_fixture, "framing: chunk data ends in CRLF") {
+  auto chunked = cat({enqueue_head, "Transfer-Encoding: chunked\r\n\r\n"});
+  refused(port(), cat({chunked, "f\r\n", message_a, "XX0\r\n\r\n"}));
+  refused(port(), cat({chunked, "f\r\n", message_a, "\n0\r\n\r\n"}));
+  // A bare LF in a chunk extension.
+  refused(port(), cat({chunked, "f;x\nYY\r\n", message_a,
+                       "\r\n0\r\n\r\n"}));
+  // Chunk extensions themselves are fine.
+  CHECK(pipelined(port(),
+                  cat({chunked, "f;a=b\r\n", message_a, "\r\n0\r\n\r\n"}),
+                  true)
+          .status
+        == 200);
+  CHECK(depth() == 1);
+}
+
+TEST_CASE_METHOD(server_fixture, "framing: one Transfer-Encoding, unfolded") {
+  refused(port(), cat({enqueue_head, "Transfer-Encoding: chunked\r\n",
+                       "Transfer-Encoding: chunked\r\n\r\n", "f\r\n",
+                       message_a, "\r\n0\r\n\r\n"}));
+  // obs-fold continues a line: refused on any header.
+  refused(port(), cat({enqueue_head, "Transfer-Encoding:\r\n chunked\r\n\r\n",
+                       "f\r\n", message_a, "\r\n0\r\n\r\n"}));
+  refused(port(), cat({enqueue_head, "Content-Length:\r\n\t15\r\n\r\n",
+                       message_a}));
+  refused(port(), cat({enqueue_head, "X-A: b\r\n c\r\nContent-Length: 15",
+                       "\r\n\r\n", message_a}));
+  // A transfer coding other than chunked alone.
+  refused(port(), cat({enqueue_head, "Transfer-Encoding: gzip\r\n\r\n",
+                       message_a}));
+  CHECK(depth() == 0);
+}
+
+TEST_CASE_METHOD(server_fixture, "framing: HTTP/1.0 with chunked closes") {
+  auto r = pipelined(port(),
+                     cat({"POST /enqueue HTTP/1.0\r\n",
+                          "Content-Type: application/json\r\n",
+                          "Connection: keep-alive\r\n",
+                          "Transfer-Encoding: chunked\r\n\r\n", "f\r\n",
+                          message_a, "\r\n0\r\n\r\n"}),
+                     false);
+  CHECK(r.status == 200);
+  CHECK(depth() == 1);
+}
+
+TEST_CASE_METHOD(server_fixture, "framing: trailers never change a request") {
+  auto r = pipelined(
+    port(),
+    cat({enqueue_head, "Transfer-Encoding: chunked\r\n\r\n", "f\r\n",
+         message_a, "\r\n0\r\n",
+         "Content-Type: application/x-www-form-urlencoded\r\n",
+         "Content-Length: 3\r\n\r\n"}),
+    true);
+  CHECK(r.status == 200);
+  auto m = take();
+  REQUIRE(m);
+  CHECK(m->data.body == "a");
+}
+
+TEST_CASE_METHOD(server_fixture, "HTTP/1.1 needs one valid Host") {
+  std::string_view text
+    = "HTTP/1.1 requests need exactly one Host header with a valid host";
+  refused(port(), "GET /healthz HTTP/1.1\r\n\r\n", text);
+  refused(port(), "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+          text);
+  refused(port(), "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", text);
+  refused(port(), "GET /healthz HTTP/1.1\r\nHost: a:b\r\n\r\n", text);
+  // HTTP/1.0 may leave it out; a port and IPv6 literals are fine.
+  CHECK(pipelined(port(), "GET /healthz HTTP/1.0\r\n\r\n", false).status
+        == 200);
+  for (auto host : {"example.com:8006", "[::1]:80", "10.0.0.1", ""}) {
+    INFO(host);
+    CHECK(pipelined(port(),
+                    cat({"GET /healthz HTTP/1.1\r\nHost: ", host,
+                         "\r\n\r\n"}),
+                    true)
+            .status
+          == 200);
+  }
+  // Error replies to HEAD carry no body either.
+  test::http_client c{port()};
+  c.send_raw("HEAD /healthz HTTP/1.1\r\nHost: a b\r\n\r\n");
+  auto r = c.read_response(true);
+  CHECK(r.status == 400);
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE_METHOD(server_fixture, "an absolute-form target is accepted") {
+  auto r = pipelined(port(),
+                     cat({"POST http://x:8006/enqueue HTTP/1.1\r\nHost: x\r\n",
+                          "Content-Type: application/json\r\n",
+                          "Content-Length: 15\r\n\r\n", message_a}),
+                     true);
+  CHECK(r.status == 200);
+  CHECK(pipelined(port(), "GET HTTP://x/queues?a=b HTTP/1.1\r\nHost: x\r\n\r\n",
+                  true)
+          .status
+        == 200);
+  CHECK(depth() == 1);
+}
+
+TEST_CASE_METHOD(server_fixture, "bad bytes in a target are 400") {
+  for (auto target : {"/heal\tthz", "/heal\fthz", "/heal\xffthz",
+                      "/queues/\x01"}) {
+    INFO(target);
+    refused(port(), cat({"GET ", target, " HTTP/1.1\r\nHost: x\r\n\r\n"}));
+  }
+}
+
+TEST_CASE_METHOD(server_fixture, "versions, long targets, unknown methods") {
+  for (auto version : {"HTTP/2.0", "HTTP/3.0"}) {
+    INFO(version);
+    auto r = pipelined(port(),
+                       cat({"GET /healthz ", version, "\r\nHost: x\r\n\r\n"}),
+                       false);
+    check_json_error(r, 505, "HTTP version is not supported; use HTTP/1.1");
+    CHECK(r.reason == "HTTP Version Not Supported");
+  }
+  // The request line alone is over --max-header-bytes (2048 here).
+  auto r = pipelined(port(),
+                     cat({"GET /", std::string(3000, 'a'),
+                          " HTTP/1.1\r\nHost: x\r\n\r\n"}),
+                     false);
+  check_json_error(r, 414, "Request target is too long (--max-header-bytes)");
+  CHECK(r.reason == "URI Too Long");
+  // A method http-parser does not know: 501 if the line is well formed.
+  r = pipelined(port(), "FOO /queues HTTP/1.1\r\nHost: x\r\n\r\n", false);
+  check_json_error(r, 501,
+                   "Method is not implemented; use GET, HEAD, POST, PUT, "
+                   "DELETE or OPTIONS");
+  refused(port(), "FOO /queues\r\n\r\n");
+  refused(port(), "GEX\t/ HTTP/1.1\r\n\r\n");
+}
+
+TEST_CASE_METHOD(server_fixture, "header bytes are counted on the wire") {
+  // 10,000 empty header lines: 40 KB, against --max-header-bytes=2048.
+  std::string lines;
+  for (int i = 0; i < 10000; ++i)
+    lines += "a:\r\n";
+  auto r = pipelined(port(),
+                     cat({"GET /healthz HTTP/1.1\r\nHost: x\r\n", lines,
+                          "\r\n"}),
+                     false);
+  check_json_error(r, 431, "Request headers are too large");
+}
+
+TEST_CASE_METHOD(server_fixture, "every reply carries a Date") {
+  test::http_client c{port()};
+  for (auto path : {"/healthz", "/nope", "/queues/none"}) {
+    auto r = c.request("GET", path);
+    INFO(path << " " << r.status);
+    CHECK(r.header("date").size() == 29);
+    CHECK(r.header("date").substr(25) == " GMT");
+  }
+  auto bad = pipelined(port(), "GARBAGE\r\n\r\n", false);
+  CHECK(bad.header("date").size() == 29);
+}
+
+TEST_CASE_METHOD(server_fixture, "100-continue: behind a long poll, not 1.0") {
+  test::http_client c{port()};
+  auto t0 = test_clock::now();
+  c.send("POST", "/queues/default/receive", R"({"wait_seconds":1})",
+         json_header);
+  c.send_raw(cat({enqueue_head, "Expect: 100-continue\r\n",
+                  "Content-Length: 15\r\n\r\n"}));
+  CHECK(c.read_response().status == 200);
+  CHECK(since(t0) >= milliseconds{900});
+  // The interim comes once the long poll is answered, not the client's
+  // own timeout later.
+  CHECK(c.read_response().status == 100);
+  CHECK(since(t0) < milliseconds{1900});
+  c.send_raw(message_a);
+  CHECK(c.read_response().status == 200);
+  // HTTP/1.0 does not know 100: the first reply is the final one.
+  test::http_client old{port()};
+  old.send_raw("POST /enqueue HTTP/1.0\r\nContent-Type: application/json\r\n"
+               "Expect: 100-continue\r\nContent-Length: 15\r\n\r\n");
+  std::this_thread::sleep_for(milliseconds{200});
+  old.send_raw(message_a);
+  CHECK(old.read_response().status == 200);
+}
+
+TEST_CASE_METHOD(server_fixture, "a 413 is read by a client still sending") {
+  test::http_client c{port()};
+  c.send_raw(cat({enqueue_head, "Content-Length: 100000000\r\n\r\n"}));
+  // The client sends on (8 MiB, as a client that does not look for an
+  // early answer does) while the server answers: the server reads and
+  // discards it (a reset would fail these sends and lose the answer).
+  std::string chunk(64 * 1024, 'x');
+  for (int i = 0; i < 128; ++i)
+    c.send_raw(chunk);
+  auto r = c.read_response();
+  check_json_error(r, 413,
+                   "Message is larger than the server's limit "
+                   "(--max-message-bytes)");
+  CHECK(r.header("connection") == "close");
 }
