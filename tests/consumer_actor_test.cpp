@@ -10,6 +10,7 @@
 #include "actormq/storage_actor.hpp"
 #include "actormq/testing.hpp"
 #include "memory_store.hpp"
+#include "test_support.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
@@ -48,9 +49,8 @@ struct consumer_fixture : testing::fixture {
   }
 
   void enqueue(std::string body) {
-    new_message x;
-    x.data = payload{std::move(body), payload_kind::text};
-    REQUIRE(request<uint64_t>(q, atom::enqueue::value, std::move(x)));
+    REQUIRE(request<uint64_t>(q, atom::enqueue::value,
+                              test::text(std::move(body))));
   }
 
   queue_stats stats() {
@@ -276,9 +276,8 @@ TEST_CASE_METHOD(testing::fixture,
     auto q = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
                                   true);
     REQUIRE(q);
-    new_message x;
-    x.data.body = std::move(body);
-    REQUIRE(request<uint64_t>(*q, atom::enqueue::value, x));
+    REQUIRE(request<uint64_t>(*q, atom::enqueue::value,
+                              test::text(std::move(body))));
     return *q;
   };
   auto q = enqueue("before");

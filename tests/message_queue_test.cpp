@@ -5,18 +5,14 @@
 
 #include "actormq/errors.hpp"
 #include "actormq/message_queue.hpp"
+#include "test_support.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
+using test::error_of;
+using test::text;
 
 namespace {
-
-/// A text message with the queue's defaults.
-new_message text(std::string body) {
-  new_message x;
-  x.data = payload{std::move(body), payload_kind::text};
-  return x;
-}
 
 /// A queue and a clock the test moves by hand.
 struct queue_fixture {
@@ -28,10 +24,7 @@ struct queue_fixture {
   }
 
   uint64_t push(std::string body, int32_t priority = 0) {
-    new_message x;
-    x.data = payload{std::move(body), payload_kind::text};
-    x.priority = priority;
-    auto id = q.push(std::move(x), now);
+    auto id = q.push(text(std::move(body), priority), now);
     REQUIRE(id);
     return *id;
   }
@@ -45,12 +38,6 @@ struct queue_fixture {
 
   std::vector<lease> receive(size_t max = 10, caf::timespan vis = 30s) {
     return q.receive(max, vis, now);
-  }
-
-  ec error_of(const caf::error& err) {
-    ec code{};
-    REQUIRE(is_actormq_error(err, code));
-    return code;
   }
 };
 
@@ -259,7 +246,7 @@ TEST_CASE("max_depth bounds the queue") {
   auto refused
     = f.q.push(text("c"), f.now);
   REQUIRE_FALSE(refused);
-  CHECK(f.error_of(refused.error()) == ec::queue_full);
+  CHECK(error_of(refused.error()) == ec::queue_full);
   auto xs = f.receive(1);
   CHECK_FALSE(f.q.ack(xs[0].receipt, f.now));
   f.push("c");
@@ -269,11 +256,11 @@ TEST_CASE("empty and oversized messages are refused") {
   queue_fixture f{with([](queue_attributes& x) { x.max_message_bytes = 4; })};
   auto empty = f.q.push(new_message{}, f.now);
   REQUIRE_FALSE(empty);
-  CHECK(f.error_of(empty.error()) == ec::message_required);
+  CHECK(error_of(empty.error()) == ec::message_required);
   auto big
     = f.q.push(text("12345"), f.now);
   REQUIRE_FALSE(big);
-  CHECK(f.error_of(big.error()) == ec::message_too_large);
+  CHECK(error_of(big.error()) == ec::message_too_large);
   f.push("1234");
 }
 
@@ -316,9 +303,7 @@ TEST_CASE("queues sharing a memory budget are bounded together") {
     REQUIRE(b.push(text("0123456789"), now));
     auto refused = a.push(text("x"), now);
     REQUIRE_FALSE(refused);
-    ec code;
-    REQUIRE(is_actormq_error(refused.error(), code));
-    CHECK(code == ec::out_of_memory);
+    CHECK(error_of(refused.error()) == ec::out_of_memory);
     auto xs = b.receive(1, 30s, now);
     REQUIRE_FALSE(b.ack(xs[0].receipt, now));
     CHECK(a.push(text("x"), now));
@@ -379,9 +364,7 @@ TEST_CASE("a receipt names one lease of one queue") {
   REQUIRE(from_a.size() == 1);
   REQUIRE(from_b.size() == 1);
   CHECK(from_a[0].receipt != from_b[0].receipt);
-  ec code{};
-  REQUIRE(is_actormq_error(b.ack(from_a[0].receipt, now), code));
-  CHECK(code == ec::stale_receipt);
+  CHECK(error_of(b.ack(from_a[0].receipt, now)) == ec::stale_receipt);
   CHECK(b.stats(now).in_flight == 1);
 }
 
@@ -401,9 +384,7 @@ TEST_CASE("a receipt from before a restart names no lease after it") {
   REQUIRE(second.size() == 1);
   CHECK(second[0].msg.receive_count == 2);
   CHECK(second[0].receipt != first[0].receipt);
-  ec code{};
-  REQUIRE(is_actormq_error(after.ack(first[0].receipt, now), code));
-  CHECK(code == ec::stale_receipt);
+  CHECK(error_of(after.ack(first[0].receipt, now)) == ec::stale_receipt);
   CHECK_FALSE(after.ack(second[0].receipt, now));
 }
 

@@ -7,12 +7,14 @@
 #include "actormq/storage_actor.hpp"
 #include "actormq/testing.hpp"
 #include "memory_store.hpp"
+#include "test_support.hpp"
 
 // The queues with a store under them, on virtual time: what is answered is
 // written, and a new registry on the same store gets it all back.
 
 using namespace actormq;
 using namespace std::chrono_literals;
+using test::is;
 
 namespace {
 
@@ -70,19 +72,11 @@ struct persistence_fixture : testing::fixture {
     return *q;
   }
 
-  static new_message make_message(std::string body,
-                                  std::string dedup_id = {}) {
-    new_message x;
-    x.data.body = std::move(body);
-    x.dedup_id = std::move(dedup_id);
-    return x;
-  }
-
   caf::expected<uint64_t> enqueue(const queue_actor& q, std::string body,
                                   std::string dedup_id = {}) {
     return request<uint64_t>(q, atom::enqueue::value,
-                             make_message(std::move(body),
-                                          std::move(dedup_id)));
+                             test::text(std::move(body), 0,
+                                        std::move(dedup_id)));
   }
 
   std::vector<lease> receive(const queue_actor& q, uint32_t max = 10) {
@@ -107,11 +101,6 @@ struct persistence_fixture : testing::fixture {
     return n;
   }
 };
-
-bool is(const caf::error& err, ec code) {
-  ec x{};
-  return is_actormq_error(err, x) && x == code;
-}
 
 } // namespace
 
@@ -139,7 +128,7 @@ TEST_CASE_METHOD(persistence_fixture,
   auto q = get("orders");
   auto writes_before = db->writes;
   for (int i = 0; i < 10; ++i)
-    self->send(q, atom::enqueue::value, make_message("m" + std::to_string(i)));
+    self->send(q, atom::enqueue::value, test::text("m" + std::to_string(i)));
   run();
   CHECK(db->writes - writes_before == 1);
   CHECK(stored_messages() == 10);
@@ -150,7 +139,7 @@ TEST_CASE_METHOD(persistence_fixture,
   std::vector<queue_actor> qs{get("a"), get("b"), get("c")};
   auto writes_before = db->writes;
   for (auto& q : qs)
-    self->send(q, atom::enqueue::value, make_message("m"));
+    self->send(q, atom::enqueue::value, test::text("m"));
   run();
   CHECK(db->writes - writes_before == 1);
   CHECK(stored_messages() == 3);
@@ -166,7 +155,7 @@ TEST_CASE_METHOD(persistence_fixture,
       sched.run_once();
   };
   auto enqueued = self->request(q, caf::infinite, atom::enqueue::value,
-                                make_message("a"));
+                                test::text("a"));
   run_queue();
   // The peek changes nothing, but it shows "a", whose write is in flight.
   auto peeked = self->request(q, caf::infinite, atom::peek::value,

@@ -5,9 +5,11 @@
 #include "actormq/errors.hpp"
 #include "actormq/queue_actor.hpp"
 #include "actormq/testing.hpp"
+#include "test_support.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
+using test::error_of;
 
 namespace {
 
@@ -28,10 +30,8 @@ struct queue_fixture : testing::fixture {
 
   caf::expected<uint64_t> enqueue(const queue_actor& dest, std::string body,
                                   int32_t priority = 0) {
-    new_message x;
-    x.data = payload{std::move(body), payload_kind::text};
-    x.priority = priority;
-    return request<uint64_t>(dest, atom::enqueue::value, std::move(x));
+    return request<uint64_t>(dest, atom::enqueue::value,
+                             test::text(std::move(body), priority));
   }
 
   leases receive(const queue_actor& dest, uint32_t max = 10,
@@ -62,9 +62,7 @@ TEST_CASE_METHOD(queue_fixture, "enqueue, receive and ack through messages") {
   REQUIRE(acked);
   REQUIRE(acked->size() == 2);
   CHECK_FALSE((*acked)[0]);
-  ec code;
-  REQUIRE(is_actormq_error((*acked)[1], code));
-  CHECK(code == ec::invalid_receipt);
+  CHECK(error_of((*acked)[1]) == ec::invalid_receipt);
   CHECK(stats(q).in_flight == 1);
 }
 
@@ -163,9 +161,7 @@ TEST_CASE_METHOD(queue_fixture, "configure changes attributes live") {
   REQUIRE(enqueue(q, "a"));
   auto refused = enqueue(q, "b");
   REQUIRE_FALSE(refused);
-  ec code;
-  REQUIRE(is_actormq_error(refused.error(), code));
-  CHECK(code == ec::queue_full);
+  CHECK(error_of(refused.error()) == ec::queue_full);
 }
 
 TEST_CASE_METHOD(queue_fixture, "priority first, then age, through the actor") {
@@ -250,9 +246,7 @@ TEST_CASE_METHOD(queue_fixture, "a queue that ends answers its long polls") {
       self->send_exit(q, make_error(ec::unknown_queue));
     });
     REQUIRE_FALSE(got);
-    ec code{};
-    REQUIRE(is_actormq_error(got.error(), code));
-    CHECK(code == ec::unknown_queue);
+    CHECK(error_of(got.error()) == ec::unknown_queue);
   }
   SECTION("shutdown: with what it has") {
     auto got = interrupted_poll(*this, q, [&] {

@@ -3,9 +3,11 @@
 #include "actormq/errors.hpp"
 #include "actormq/registry_actor.hpp"
 #include "actormq/testing.hpp"
+#include "test_support.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
+using test::error_of;
 
 namespace {
 
@@ -18,16 +20,9 @@ struct registry_fixture : testing::fixture {
     return *q;
   }
 
-  ec error_of(const caf::error& err) {
-    ec code{};
-    REQUIRE(is_actormq_error(err, code));
-    return code;
-  }
-
   uint64_t enqueue(const queue_actor& q, std::string body) {
-    new_message x;
-    x.data.body = std::move(body);
-    auto id = request<uint64_t>(q, atom::enqueue::value, x);
+    auto id = request<uint64_t>(q, atom::enqueue::value,
+                                test::text(std::move(body)));
     REQUIRE(id);
     return *id;
   }
@@ -169,17 +164,13 @@ TEST_CASE("a memory bound holds across all queues") {
   auto push = [&](const std::string& queue_name) {
     auto q = f.request<queue_actor>(reg, atom::get::value, queue_name, true);
     REQUIRE(q);
-    new_message x;
-    x.data.body = "m";
-    return f.request<uint64_t>(*q, atom::enqueue::value, x);
+    return f.request<uint64_t>(*q, atom::enqueue::value, test::text("m"));
   };
   CHECK(push("a"));
   CHECK(push("b"));
   auto refused = push("c");
   REQUIRE_FALSE(refused);
-  ec code;
-  REQUIRE(is_actormq_error(refused.error(), code));
-  CHECK(code == ec::out_of_memory);
+  CHECK(error_of(refused.error()) == ec::out_of_memory);
 }
 
 TEST_CASE_METHOD(registry_fixture,
