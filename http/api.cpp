@@ -286,8 +286,8 @@ constexpr route routes[] = {
 
 /// The method names of the Allow header, in its order.
 constexpr std::pair<verb, std::string_view> allow_order[] = {
-  {verb::get, "GET"},       {verb::head, "HEAD"},      {verb::post, "POST"},
-  {verb::put, "PUT"},       {verb::del, "DELETE"},     {verb::options, "OPTIONS"},
+  {verb::get, "GET"},   {verb::head, "HEAD"},     {verb::post, "POST"},
+  {verb::put, "PUT"},   {verb::del, "DELETE"},    {verb::options, "OPTIONS"},
 };
 
 /// The next segment of `path` (after its '/'), removed from it.
