@@ -19,12 +19,20 @@
 
 namespace {
 
-/// Set when the storage actor failed: main then exits with
-/// storage_failure_status.
-std::atomic<bool> storage_failed{false};
+/// Set when the storage actor or the registry failed: main then exits with
+/// failure_status.
+std::atomic<bool> failed{false};
 
 /// EX_SOFTWARE: an internal error; a service manager restarts the service.
-constexpr int storage_failure_status = 70;
+constexpr int failure_status = 70;
+
+/// Neither the storage actor nor the registry can be restarted soundly:
+/// the process shuts down as on SIGTERM and exits with failure_status, and
+/// its service manager starts it again.
+void on_failure(const caf::error&) {
+  failed = true;
+  ::kill(::getpid(), SIGTERM);
+}
 
 } // namespace
 
@@ -63,19 +71,15 @@ int main(int argc, char** argv) {
     dopts.fsync = opts.fsync;
     dopts.fsync_interval = opts.fsync_interval;
     dopts.registry = std::move(rcfg);
-    // A storage actor cannot be restarted soundly (its writes in flight
-    // and their waiters are gone): the process shuts down as on SIGTERM
-    // and exits with status 70, and its service manager starts it again.
-    dopts.on_storage_failure = [](const caf::error&) {
-      storage_failed = true;
-      ::kill(::getpid(), SIGTERM);
-    };
+    dopts.on_failure = on_failure;
     auto started = start_durable(sys, std::move(dopts));
     if (!started)
       return 1;
     node = std::move(*started);
   } else {
     node.registry = sys.spawn(actormq::registry, std::move(rcfg));
+    watch(caf::actor_cast<caf::strong_actor_ptr>(node.registry),
+          "the registry", on_failure);
   }
   auto registry = node.registry;
   consumer_pool_actor consumers;
@@ -121,9 +125,8 @@ int main(int argc, char** argv) {
             + std::to_string(srv.port()));
   int sig = 0;
   sigwait(&signals, &sig);
-  if (storage_failed)
-    log::error("shutting down after the storage actor's failure, exit "
-               "status 70");
+  if (failed)
+    log::error("shutting down after a failure, exit status 70");
   else
     log::info(sig == SIGINT ? "SIGINT received, shutting down"
                             : "SIGTERM received, shutting down");
@@ -131,5 +134,5 @@ int main(int argc, char** argv) {
   caf::anon_send(registry, atom::drain::value);
   srv.stop();
   stop_actors();
-  return storage_failed ? storage_failure_status : 0;
+  return failed ? failure_status : 0;
 }

@@ -26,8 +26,8 @@ struct watch_fixture : testing::fixture {
     scfg.db = std::make_shared<test::memory_store>();
     scfg.ids = message_queue::make_id_source();
     storage = sys.spawn(actormq::storage, scfg);
-    watch_storage(storage,
-                  [this](const caf::error& why) { failures.push_back(why); });
+    watch(caf::actor_cast<caf::strong_actor_ptr>(storage), "storage",
+          [this](const caf::error& why) { failures.push_back(why); });
     run();
   }
 };

@@ -52,10 +52,14 @@ caf::expected<durable_node> start_durable(caf::actor_system& sys,
   scfg.healthy = node.healthy;
   // Its own thread: it blocks on the disk, no scheduler thread does.
   node.storage = sys.spawn<caf::detached>(storage, std::move(scfg));
-  if (opts.on_storage_failure)
-    watch_storage(node.storage, std::move(opts.on_storage_failure));
   rcfg.storage = node.storage;
   node.registry = sys.spawn(registry, std::move(rcfg));
+  if (opts.on_failure) {
+    watch(caf::actor_cast<caf::strong_actor_ptr>(node.storage),
+          "the storage actor", opts.on_failure);
+    watch(caf::actor_cast<caf::strong_actor_ptr>(node.registry),
+          "the registry", std::move(opts.on_failure));
+  }
   return node;
 }
 
@@ -72,17 +76,18 @@ void stop_durable(caf::actor_system& sys, const durable_node& node) {
   self->wait_for(node.storage);
 }
 
-void watch_storage(const storage_actor& storage,
-                   std::function<void(const caf::error&)> on_failure) {
-  auto& sys = storage->home_system();
-  storage->attach_functor([&sys, f = std::move(on_failure)](
-                            const caf::error& reason) {
-    if (planned_exit(reason))
-      return;
-    log::error("the storage actor ended (" + sys.render(reason)
-               + "): its writes in flight are lost");
-    f(reason);
-  });
+void watch(const caf::strong_actor_ptr& x, std::string what,
+           std::function<void(const caf::error&)> on_failure) {
+  auto& sys = *x->home_system;
+  x->get()->attach_functor(
+    [&sys, what = std::move(what),
+     f = std::move(on_failure)](const caf::error& reason) {
+      if (planned_exit(reason))
+        return;
+      log::error(what + " ended (" + sys.render(reason)
+                 + "); it cannot restart in place");
+      f(reason);
+    });
 }
 
 } // namespace actormq

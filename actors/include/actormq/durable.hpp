@@ -31,11 +31,12 @@ struct durable_options {
   /// The registry's settings (defaults, memory bound); start_durable()
   /// fills in its storage, id source and recovered state.
   registry_config registry;
-  /// Called once, on the thread that ends the storage actor, with the
-  /// reason if it ends with a failure (see planned_exit): its in-flight
-  /// writes and their waiters are gone, so it cannot be restarted in
-  /// place; the process should exit and start again. May be empty.
-  std::function<void(const caf::error&)> on_storage_failure;
+  /// Called once, on the thread that ends it, with the reason if the
+  /// storage actor or the registry ends with a failure (see planned_exit).
+  /// Neither can be restarted in place (the storage actor's in-flight
+  /// writes and their waiters are gone; a new registry would meet the old
+  /// one's queues): the process should exit and start again. May be empty.
+  std::function<void(const caf::error&)> on_failure;
 };
 
 /// The actors of a durable node.
@@ -50,8 +51,8 @@ struct durable_node {
 
 /// Opens the store in `opts.data_dir` (or takes `opts.db`), reads it back
 /// (logging what came back), creates the id source, spawns the storage
-/// actor detached and the registry on it, and watches the storage actor
-/// (`opts.on_storage_failure`). If the store cannot be opened or read, logs
+/// actor detached and the registry on it, and watches both
+/// (`opts.on_failure`). If the store cannot be opened or read, logs
 /// why (naming the directory and the cause), spawns nothing and returns a
 /// `caf::sec::runtime_error` that holds the same text.
 caf::expected<durable_node> start_durable(caf::actor_system& sys,
@@ -62,10 +63,10 @@ caf::expected<durable_node> start_durable(caf::actor_system& sys,
 /// storage actor exits; returns once it has, and the store is closed.
 void stop_durable(caf::actor_system& sys, const durable_node& node);
 
-/// Logs and calls `on_failure` with the reason when `storage` ends with a
-/// failure (see planned_exit); runs on the thread that ends it, at once if
-/// it has already ended.
-void watch_storage(const storage_actor& storage,
-                   std::function<void(const caf::error&)> on_failure);
+/// Logs and calls `on_failure` with the reason when the actor `x` (named
+/// `what` in the log) ends with a failure (see planned_exit); runs on the
+/// thread that ends it, at once if it has already ended.
+void watch(const caf::strong_actor_ptr& x, std::string what,
+           std::function<void(const caf::error&)> on_failure);
 
 } // namespace actormq
