@@ -181,6 +181,48 @@ TEST_CASE("a body with both Content-Length and chunked is refused") {
   CHECK(out.front().failed);
 }
 
+TEST_CASE("framing RFC 9112 refuses fails the same, however split") {
+  std::pair<std::string, problem> cases[] = {
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length : 1\r\n\r\nx",
+     problem::malformed_request},
+    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "1\r\nxYY0\r\n\r\n",
+     problem::malformed_request},
+    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "1;a\nb\r\nx\r\n0\r\n\r\n",
+     problem::malformed_request},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+     problem::malformed_request},
+    {"GET / HTTP/1.1\nHost: h\r\n\r\n", problem::malformed_request},
+    {"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", problem::malformed_request},
+    {"GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n", problem::invalid_host},
+    {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", problem::version_not_supported},
+    {"BREW /pot HTTP/1.1\r\n", problem::not_implemented},
+    {"GET x://y/ HTTP/1.1\r\nHost: h\r\n\r\n", problem::malformed_request},
+  };
+  for (auto& [bytes, error] : cases) {
+    for (size_t chunk : {size_t{0}, size_t{1}, size_t{3}}) {
+      INFO(bytes << " in pieces of " << chunk);
+      auto out = read_all(bytes, 1024, chunk);
+      REQUIRE(out.size() == 1);
+      CHECK(out.front().failed);
+      CHECK(out.front().error == error);
+    }
+  }
+}
+
+TEST_CASE("trailers are dropped; absolute-form targets give their path") {
+  auto out = read_all("POST http://h:1/a?b=c HTTP/1.1\r\nHost: h\r\n"
+                      "Content-Type: a/b\r\nTransfer-Encoding: chunked\r\n"
+                      "\r\n1\r\nx\r\n0\r\nContent-Type: c/d\r\n\r\n");
+  REQUIRE(out.size() == 1);
+  CHECK_FALSE(out.front().failed);
+  CHECK(out.front().path == "/a");
+  CHECK(out.front().query == "b=c");
+  CHECK(out.front().content_type == "a/b");
+  CHECK(out.front().body == "x");
+}
+
 TEST_CASE("responses carry length, JSON type, date, CORS and connection") {
   auto r = render_response(reply{200, R"({"data":"ok"})"}, true);
   // Date: Sun, 06 Nov 1994 08:49:37 GMT
