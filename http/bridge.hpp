@@ -33,11 +33,6 @@ struct responder {
 struct bridge_config {
   /// Where queues are.
   registry_actor registry;
-  /// Backstop for any answer a bridge waits for; past it the request gets
-  /// 503 (a warning in the log).
-  caf::timespan timeout;
-  /// A receive waits its long-poll time plus this.
-  caf::timespan receive_margin;
 };
 
 /// Spawns the frontend's bridges, `count` of them, in `st->bridges`, and

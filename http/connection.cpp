@@ -231,7 +231,7 @@ void connection::dispatch(api_call call) {
                 : st_->actor_timeout;
   caf::anon_send(st_->next_bridge(), std::move(call),
                  responder{shared_from_this(), ++request_});
-  deadline_ = clock_type::now() + wait + answer_grace;
+  deadline_ = clock_type::now() + wait;
   state_ = state::dispatched;
   st_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }

@@ -36,11 +36,6 @@ constexpr size_t max_unsent = 64 * 1024;
 /// sends after its last reply.
 constexpr auto linger_time = std::chrono::seconds{2};
 
-/// How much longer than a bridge's own backstop a connection waits for its
-/// answer before it answers 503 itself (an answer lost with a bridge that
-/// ended).
-constexpr auto answer_grace = std::chrono::seconds{1};
-
 /// What every connection of a server shares.
 struct shared_state {
   /// The bridge for the next request, round robin over the slots (an
@@ -99,7 +94,8 @@ public:
     reading,
     /// One request is in service. Bytes that arrive wait unparsed, up to
     /// max_read_ahead; then reading pauses. If no answer comes by the
-    /// request's backstop (a bridge's own, plus answer_grace), 503.
+    /// request's backstop (actor_timeout, or a receive's wait plus
+    /// receive_margin), 503.
     dispatched,
     /// More than max_unsent bytes of replies wait for the client: nothing
     /// is served or read until they drain.

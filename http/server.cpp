@@ -62,8 +62,7 @@ void server::start() {
   d.st->receive_margin = d.cfg.receive_margin;
   d.supervisor = detail::spawn_bridges(
     d.sys, d.st,
-    detail::bridge_config{d.registry, d.cfg.actor_timeout,
-                          d.cfg.receive_margin},
+    detail::bridge_config{d.registry},
     d.cfg.threads);
   try {
     d.listener = std::make_unique<Tcp::Listener>(
