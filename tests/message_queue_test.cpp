@@ -536,3 +536,19 @@ TEST_CASE("a batch takes its memory in one step, beside other queues") {
   CHECK(in_a + in_b > 0);
   CHECK(partial == 0);
 }
+
+TEST_CASE("queues with their own id sources never share a receipt") {
+  // Each counts ids from 1: the receipts must still differ.
+  message_queue a;
+  message_queue b;
+  time_point now{};
+  REQUIRE(a.push(text("a"), now));
+  REQUIRE(b.push(text("b"), now));
+  auto from_a = a.receive(1, 30s, now);
+  auto from_b = b.receive(1, 30s, now);
+  REQUIRE(from_a.size() == 1);
+  REQUIRE(from_b.size() == 1);
+  CHECK(from_a[0].msg.id == from_b[0].msg.id);
+  CHECK(from_a[0].receipt != from_b[0].receipt);
+  CHECK(error_of(b.ack(from_a[0].receipt, now)) == ec::stale_receipt);
+}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 #include <utility>
 
 #include "actormq/errors.hpp"
@@ -39,6 +40,22 @@ bool read_part(const char*& pos, const char* last, T& out, bool final) {
   return true;
 }
 
+/// Numbers queue objects for their receipts: from a random point at each
+/// start of the process, then counting. So a receipt never names a lease
+/// of another queue object: of this process (another queue, another
+/// incarnation of a name, a restarted queue) or of an earlier one (a
+/// restart, in memory mode too), whatever id source the queues use.
+uint64_t next_generation() {
+  static std::atomic<uint64_t> next{[] {
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) ^ rd();
+  }()};
+  uint64_t result = 0;
+  while (result == 0)
+    result = next.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
 bool parse_receipt(const std::string& x, receipt_parts& out) {
   auto pos = x.data();
   auto last = x.data() + x.size();
@@ -57,7 +74,8 @@ message_queue::message_queue(queue_attributes attrs, id_source ids,
                              std::shared_ptr<memory_budget> budget)
   : attrs_(std::move(attrs)),
     ids_(ids ? std::move(ids) : make_id_source()),
-    budget_(std::move(budget)) {
+    budget_(std::move(budget)),
+    generation_(next_generation()) {
   // nop
 }
 
@@ -295,8 +313,6 @@ std::vector<lease> message_queue::receive(size_t max,
                                           time_point now) {
   advance(now);
   std::vector<lease> result;
-  if (max > 0 && ready_count_ > 0 && generation_ == 0)
-    generation_ = ids_->fetch_add(1, std::memory_order_relaxed);
   while (result.size() < max && !ready_.empty()) {
     auto bucket = ready_.begin();
     auto& b = bucket->second;
@@ -333,7 +349,7 @@ message_queue::find_lease(const std::string& receipt, time_point now) {
   receipt_parts x;
   if (!parse_receipt(receipt, x))
     return make_error(ec::invalid_receipt);
-  if (x.generation != generation_ || generation_ == 0)
+  if (x.generation != generation_)
     return make_error(ec::stale_receipt);
   auto e = find(x.slot);
   if (!e || e->st != state::leased || e->lease_seq != x.lease_seq)

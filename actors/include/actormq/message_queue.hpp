@@ -222,9 +222,9 @@ public:
 
   /// Leases up to `max` ready messages, most urgent first, for `visibility`.
   /// Each lease gets a receipt no other lease ever gets: it names this
-  /// queue object (a number from the id source, so unique across queues
-  /// and, with a store that keeps the id mark, across restarts), the slot
-  /// and the lease.
+  /// queue object (a number unique across the queues of a process and,
+  /// starting from a random one, across its starts), the slot and the
+  /// lease.
   std::vector<lease> receive(size_t max, caf::timespan visibility,
                              time_point now);
 
@@ -408,8 +408,8 @@ private:
   /// Where adopted messages are stored until their put here is written.
   std::unordered_map<uint64_t, std::string> origins_;
   std::vector<std::string> foreign_erases_;
-  /// Names this queue object in receipts; 0 until the first lease.
-  uint64_t generation_ = 0;
+  /// Names this queue object in receipts.
+  uint64_t generation_;
 };
 
 } // namespace actormq
