@@ -308,3 +308,19 @@ TEST_CASE_METHOD(registry_fixture,
                           [&](caf::error& x) { err = x; });
   CHECK(error_of(err) == ec::unknown_queue);
 }
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a queue that keeps failing answers 503 at once") {
+  get("jobs");
+  for (int i = 0; i < 6; ++i) {
+    self->send_exit(get("jobs"), caf::make_error(caf::sec::runtime_error));
+    run();
+  }
+  // Past the restarts allowed: an answer at once, not a wait.
+  auto q = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
+                                true);
+  REQUIRE_FALSE(q);
+  CHECK(q.error() == caf::sec::request_receiver_down);
+  auto other = get("other");
+  CHECK(request<uint64_t>(other, atom::enqueue::value, test::text("m")));
+}

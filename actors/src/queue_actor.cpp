@@ -208,6 +208,10 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
     log::error("queue " + self->state.queue_name
                + " failed: a handler threw; the registry restarts it");
+    // The request in hand, if it is one, is answered too.
+    auto rp = self->make_response_promise();
+    if (rp.pending())
+      rp.deliver(caf::make_error(caf::sec::request_receiver_down));
     end(self, caf::make_error(caf::sec::runtime_error));
     return caf::make_error(caf::sec::runtime_error);
   });

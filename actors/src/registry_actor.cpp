@@ -113,6 +113,8 @@ void registry_state::write(store_batch ops, callback done) {
 void registry_state::when_ready(entry& e, callback f) {
   if (e.ready)
     f(caf::none);
+  else if (e.failed)
+    f(unavailable());
   else
     e.waiting.push_back(std::move(f));
 }
@@ -170,6 +172,12 @@ caf::result<queue_actor> registry_state::get(const std::string& name,
     return i->second.handle;
   if (i == queues.end() && !create)
     return make_error(ec::unknown_queue);
+  if (i != queues.end() && i->second.failed
+      && i->second.restarts <= max_restarts) {
+    // Brought back on demand: the store may work again.
+    i->second.failed = false;
+    restart(name);
+  }
   auto& e = obtain(name, defaults);
   auto rp = self->make_response_promise<queue_actor>();
   when_ready(e, [this, name, rp](const caf::error& err) mutable {
@@ -208,6 +216,7 @@ caf::result<std::vector<queue_info>> registry_state::list() {
   if (queues.empty())
     return std::vector<queue_info>{};
   auto rp = self->make_response_promise<std::vector<queue_info>>();
+  auto held = hold(rp);
   struct tally {
     std::vector<queue_info> result;
     size_t pending = 0;
@@ -215,13 +224,14 @@ caf::result<std::vector<queue_info>> registry_state::list() {
   auto t = std::make_shared<tally>();
   t->pending = queues.size();
   for (auto& [name, e] : queues) {
-    auto finish = [t, rp](queue_info* x) mutable {
+    auto finish = [this, held, t, rp](queue_info* x) mutable {
       if (x)
         t->result.push_back(std::move(*x));
       if (--t->pending > 0)
         return;
       std::sort(t->result.begin(), t->result.end(),
                 [](auto& x, auto& y) { return x.name < y.name; });
+      done(held);
       rp.deliver(std::move(t->result));
     };
     auto info = queue_info{name, e.attributes, {}};
@@ -241,14 +251,19 @@ caf::result<queue_info> registry_state::stats(const std::string& name) {
   if (i == queues.end())
     return make_error(ec::unknown_queue);
   auto rp = self->make_response_promise<queue_info>();
+  auto held = hold(rp);
   auto info = queue_info{name, i->second.attributes, {}};
   self->request(i->second.handle, caf::infinite, atom::stats::value)
     .then(
       [=](queue_stats& stats) mutable {
+        done(held);
         info.stats = std::move(stats);
         rp.deliver(std::move(info));
       },
-      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      [=](caf::error& err) mutable {
+        done(held);
+        rp.deliver(std::move(err));
+      });
   return rp;
 }
 
@@ -258,13 +273,29 @@ caf::result<bool> registry_state::remove(const std::string& name) {
     return make_error(ec::unknown_queue);
   // Its waiting requests learn that it is gone.
   auto gone = make_error(ec::unknown_queue);
-  self->demonitor(i->second.handle.address());
-  self->send_exit(i->second.handle, gone);
-  auto incarnation = i->second.incarnation;
-  for (auto& f : i->second.waiting)
+  auto& e = i->second;
+  auto incarnation = e.incarnation;
+  for (auto& f : std::exchange(e.waiting, {}))
     f(gone);
-  queues.erase(i);
   auto rp = self->make_response_promise<bool>();
+  if (e.ready) {
+    // Its records go once it has ended: a write of its own still on its
+    // way to the store must not follow the delete.
+    deleting.emplace(e.handle.address(),
+                     deletion{name, incarnation, answer(rp, true)});
+    self->send_exit(e.handle, gone);
+  } else {
+    // Not running (its record is not written yet, or it restarts).
+    self->demonitor(e.handle.address());
+    self->send_exit(e.handle, gone);
+    erase_records(name, incarnation, answer(rp, true));
+  }
+  queues.erase(i);
+  return rp;
+}
+
+void registry_state::erase_records(const std::string& name,
+                                   uint64_t incarnation, callback done) {
   write({store_op{store_op::kind::erase, records::queue_key(name), {}},
          store_op{store_op::kind::erase_range,
                   records::message_key(incarnation, 0),
@@ -272,8 +303,7 @@ caf::result<bool> registry_state::remove(const std::string& name) {
          store_op{store_op::kind::erase_range,
                   records::dedup_range_begin(incarnation),
                   records::dedup_range_end(incarnation)}},
-        answer(rp, true));
-  return rp;
+        std::move(done));
 }
 
 void registry_state::move_to(
@@ -310,10 +340,14 @@ registry_state::adopt(const std::string& source,
     return uint64_t{0};
   }
   auto rp = self->make_response_promise<uint64_t>();
+  auto held = hold(rp);
   // An error leaves them stored at their source: back there after a
   // restart.
   move_to(i->second.attributes.dead_letter_queue, source, std::move(xs),
-          [rp](caf::expected<uint64_t> n) mutable { deliver(rp, n); });
+          [this, held, rp](caf::expected<uint64_t> n) mutable {
+            done(held);
+            deliver(rp, n);
+          });
   return rp;
 }
 
@@ -322,9 +356,11 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
   if (i == queues.end())
     return make_error(ec::unknown_queue);
   auto rp = self->make_response_promise<uint64_t>();
+  auto held = hold(rp);
   self->request(i->second.handle, caf::infinite, atom::redrive::value)
     .then(
-      [this, rp](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
+      [this, held,
+       rp](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
         std::map<std::string, std::vector<moved_message>> by_home;
         for (auto& [home, x] : xs) {
           // Back home, a message starts over toward max_deliveries.
@@ -332,6 +368,7 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
           by_home[home].push_back(std::move(x));
         }
         if (by_home.empty()) {
+          done(held);
           rp.deliver(uint64_t{0});
           return;
         }
@@ -344,17 +381,22 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
         t->pending = by_home.size();
         for (auto& [home, msgs] : by_home)
           move_to(home, {}, std::move(msgs),
-                  [t, rp](caf::expected<uint64_t> n) mutable {
+                  [this, held, t, rp](caf::expected<uint64_t> n) mutable {
                     if (n)
                       t->moved += *n;
                     else if (!t->err)
                       t->err = std::move(n.error());
-                    if (--t->pending == 0)
-                      deliver(rp, t->err ? caf::expected<uint64_t>{t->err}
-                                         : t->moved);
+                    if (--t->pending > 0)
+                      return;
+                    done(held);
+                    deliver(rp, t->err ? caf::expected<uint64_t>{t->err}
+                                       : t->moved);
                   });
       },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      [this, held, rp](caf::error& err) mutable {
+        done(held);
+        rp.deliver(std::move(err));
+      });
   return rp;
 }
 
@@ -364,6 +406,12 @@ void registry_state::drain() {
 }
 
 void registry_state::queue_down(const caf::down_msg& msg) {
+  if (auto d = deleting.find(msg.source); d != deleting.end()) {
+    auto x = std::move(d->second);
+    deleting.erase(d);
+    erase_records(x.name, x.incarnation, std::move(x.done));
+    return;
+  }
   auto i = std::find_if(queues.begin(), queues.end(), [&](auto& x) {
     return x.second.handle.address() == msg.source;
   });
@@ -371,12 +419,13 @@ void registry_state::queue_down(const caf::down_msg& msg) {
     return;
   auto name = i->first;
   auto& e = i->second;
+  e.ready = false;
   e.restarts += 1;
   if (e.restarts > max_restarts) {
     log::error("queue " + name + " ended unexpectedly "
                + std::to_string(e.restarts)
-               + " times: it stays unavailable until the next start");
-    e.ready = false;
+               + " times: it answers 503 until the next start");
+    e.failed = true;
     for (auto& f : std::exchange(e.waiting, {}))
       f(unavailable());
     return;
@@ -384,7 +433,11 @@ void registry_state::queue_down(const caf::down_msg& msg) {
   log::warning("queue " + name + " ended unexpectedly ("
                + self->system().render(msg.reason)
                + "): restarting it from the store");
-  e.ready = false;
+  restart(name);
+}
+
+void registry_state::restart(const std::string& name) {
+  auto& e = queues.at(name);
   auto incarnation = e.incarnation;
   auto restore = [this, name, incarnation](std::shared_ptr<recovered_queue> x,
                                            const caf::error& err) {
@@ -394,8 +447,10 @@ void registry_state::queue_down(const caf::down_msg& msg) {
     auto& e = i->second;
     auto waiting = std::exchange(e.waiting, {});
     if (err) {
+      // Tried again by the next request for it.
       log::error("queue " + name + " cannot be read back from the store: "
                  + self->system().render(err));
+      e.failed = true;
     } else {
       queue_config cfg;
       cfg.attributes = e.attributes;
@@ -417,10 +472,10 @@ void registry_state::queue_down(const caf::down_msg& msg) {
     .then(
       [restore, x](store_batch& records) {
         auto why = read_queue(records, *x);
-        restore(x, why.empty() ? caf::error{}
-                               : make_error(ec::storage_failed));
         if (!why.empty())
           log::error(why);
+        restore(x, why.empty() ? caf::error{}
+                               : make_error(ec::storage_failed));
       },
       [restore, x](caf::error& err) { restore(x, err); });
 }
@@ -432,6 +487,10 @@ void registry_state::end(const caf::error& reason) {
     for (auto& f : std::exchange(e.waiting, {}))
       f(unavailable());
   }
+  for (auto& [addr, d] : std::exchange(deleting, {}))
+    d.done(unavailable());
+  for (auto& [n, f] : std::exchange(pending, {}))
+    f(unavailable());
   writes.fail_all(unavailable());
 }
 
@@ -455,6 +514,14 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   self->set_exit_handler([=](caf::exit_msg& msg) {
     self->state.end(msg.reason);
     self->quit(msg.reason);
+  });
+  self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
+    log::error("the registry failed: a handler threw");
+    auto rp = self->make_response_promise();
+    if (rp.pending())
+      rp.deliver(unavailable());
+    self->state.end(caf::make_error(caf::sec::runtime_error));
+    return caf::make_error(caf::sec::runtime_error);
   });
   return {
     [=](atom::adopt, const std::string& source,

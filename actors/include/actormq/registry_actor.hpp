@@ -57,6 +57,17 @@ struct registry_state {
     std::vector<callback> waiting;
     /// Unexpected ends so far; past a few, it stays unavailable.
     int restarts = 0;
+    /// It ended and could not be brought back (yet): requests get 503 at
+    /// once; a request tries again while restarts are left.
+    bool failed = false;
+  };
+
+  /// A queue being deleted: its records go once its actor has ended (so
+  /// no write of its own can follow the delete).
+  struct deletion {
+    std::string name;
+    uint64_t incarnation = 0;
+    callback done;
   };
 
   /// The actor.
@@ -73,6 +84,13 @@ struct registry_state {
   storage_actor storage;
   /// Who waits for which of its own writes.
   write_pipeline writes;
+  /// Queues being deleted, by actor.
+  std::map<caf::actor_addr, deletion> deleting;
+  /// Promises whose answer waits on other actors (list, stats, moves),
+  /// by number: end() answers them, so none is dropped.
+  std::map<uint64_t, callback> pending;
+  /// Numbers `pending`.
+  uint64_t next_pending = 0;
   /// Converts times for the store, for all its queues.
   clock_map clock;
 
@@ -130,6 +148,28 @@ struct registry_state {
   /// The record of a new queue was written (or not: then it is gone).
   void record_saved(const std::string& name, uint64_t incarnation,
                     const caf::error& err);
+
+  /// Keeps `rp` in `pending`; returns its number (see done()).
+  template <class T>
+  uint64_t hold(caf::typed_response_promise<T> rp) {
+    auto n = next_pending++;
+    pending.emplace(n, [rp](const caf::error& err) mutable {
+      rp.deliver(err);
+    });
+    return n;
+  }
+
+  /// The promise `n` is answered (or about to be): forgets it.
+  void done(uint64_t n) {
+    pending.erase(n);
+  }
+
+  /// Reads the records of the queue `name` and spawns it on them.
+  void restart(const std::string& name);
+
+  /// Writes the removal of a deleted queue's records, then calls `done`.
+  void erase_records(const std::string& name, uint64_t incarnation,
+                     callback done);
 
   /// Spawns and watches the actor of `name`.
   queue_actor spawn_queue(const std::string& name, queue_config cfg);
