@@ -552,3 +552,15 @@ TEST_CASE("queues with their own id sources never share a receipt") {
   CHECK(from_a[0].receipt != from_b[0].receipt);
   CHECK(error_of(b.ack(from_a[0].receipt, now)) == ec::stale_receipt);
 }
+
+TEST_CASE("acked leases leave no keys that live for hours") {
+  queue_fixture f;
+  for (int i = 0; i < 1000; ++i) {
+    f.push("m");
+    auto xs = f.receive(1, std::chrono::hours{12});
+    REQUIRE(xs.size() == 1);
+    REQUIRE_FALSE(f.q.ack(xs[0].receipt, f.now));
+    f.now += 1ms;
+  }
+  CHECK(f.q.timed_keys() <= 65);
+}

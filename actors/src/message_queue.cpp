@@ -456,7 +456,30 @@ void message_queue::end_lease(uint64_t slot, entry& e, caf::timespan delay,
   schedule(slot, e, delay, now);
 }
 
+void message_queue::compact() {
+  // Keys of acked, released or extended leases (and of delays that ended
+  // otherwise) wait in the heaps until they are due, up to hours: rebuilt
+  // once they outnumber the live ones, so they cost O(1) each, amortized.
+  auto leased = entries_.size() - ready_count_ - delayed_count_;
+  if (leases_.size() <= 2 * leased + 64
+      && delayed_.size() <= 2 * delayed_count_ + 64)
+    return;
+  std::vector<timed_key> leases;
+  std::vector<timed_key> delays;
+  leases.reserve(leased);
+  delays.reserve(delayed_count_);
+  for (auto& [slot, e] : entries_) {
+    if (e.st == state::leased)
+      leases.push_back(timed_key{e.key_due, slot, e.lease_seq});
+    else if (e.st == state::delayed)
+      delays.push_back(timed_key{e.due, slot, e.lease_seq});
+  }
+  leases_ = min_heap<timed_key>{std::greater<timed_key>{}, std::move(leases)};
+  delayed_ = min_heap<timed_key>{std::greater<timed_key>{}, std::move(delays)};
+}
+
 void message_queue::advance(time_point now) {
+  compact();
   while (!delayed_.empty() && delayed_.top().due <= now) {
     auto key = delayed_.top();
     delayed_.pop();
