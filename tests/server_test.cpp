@@ -654,18 +654,27 @@ TEST_CASE("2,000 idle connections cost under 64 KiB each") {
 namespace {
 
 /// An actor that never answers. As the registry it hands itself out as
-/// every queue, so requests to queues go unanswered too.
-caf::behavior silent_actor(caf::event_based_actor* self) {
-  self->set_default_handler(
-    [](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
-      return caf::delegated<caf::message>{};
-    });
-  return {
-    [=](atom::get, const std::string&, bool) {
-      return caf::actor_cast<queue_actor>(self);
-    },
-  };
-}
+/// every queue, so requests to queues go unanswered too. (A class: CAF
+/// 0.17 spawns a function actor without arguments through a null pointer,
+/// which UBSan reports.)
+class silent_actor : public caf::event_based_actor {
+public:
+  explicit silent_actor(caf::actor_config& cfg) : event_based_actor(cfg) {
+    set_default_handler(
+      [](caf::scheduled_actor*,
+         caf::message_view&) -> caf::result<caf::message> {
+        return caf::delegated<caf::message>{};
+      });
+  }
+
+  caf::behavior make_behavior() override {
+    return {
+      [=](atom::get, const std::string&, bool) {
+        return caf::actor_cast<queue_actor>(this);
+      },
+    };
+  }
+};
 
 /// A server in front of silent_actor, with backstops of 200 ms (300 ms
 /// beyond a receive's wait).
@@ -678,7 +687,7 @@ struct silent_fixture : test::running_server {
         c.receive_margin = milliseconds{300};
       },
       [](caf::actor_system& sys, actormq::registry_config) {
-        return caf::actor_cast<registry_actor>(sys.spawn(silent_actor));
+        return caf::actor_cast<registry_actor>(sys.spawn<silent_actor>());
       }) {
     // nop
   }
