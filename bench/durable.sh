@@ -18,8 +18,9 @@ command -v redis-server >/dev/null || "$here/../scripts/deps" redis-server redis
 # bare_port: in memory; mq_port: durable (the default --fsync=always).
 "$build/actormq" --host=127.0.0.1 --port="$bare_port" --fsync=none \
   --consumers=0 --log-level=warning & pids+=($!)
+# At debug level our log carries RocksDB's own (its stall counter below).
 "$build/actormq" --host=127.0.0.1 --port="$mq_port" --data-dir="$data/mq" \
-  --consumers=0 --log-level=warning & pids+=($!)
+  --consumers=0 --log-level=debug >"$data/mq.out" 2>&1 & pids+=($!)
 mkdir -p "$data/redis"
 redis-server --port "$redis_port" --dir "$data/redis" --save "" \
   --appendonly yes --appendfsync always --loglevel warning & pids+=($!)
@@ -75,7 +76,7 @@ end_count=$(live)
 end_bytes=$(disk)
 # RocksDB logs how long it held writes back (stalls) since the start.
 stall=$(grep -o 'Cumulative stall: [0-9:.]* H:M:S, [0-9.]* percent' \
-          "$data/mq/LOG" | tail -1)
+          "$data/mq.out" | tail -1 || true)
 awk -v r="$rounds" -v c="$connections" -v d="$duration" -v m="$best_mem" \
     -v du="$best_dur" -v dp="$best_dur_p99" -v rd="$best_redis" \
     -v n="$count" -v b="$bytes" -v ch="$churn" -v cy="$cycled" \
