@@ -354,3 +354,27 @@ TEST_CASE_METHOD(persistence_fixture,
   restart();
   CHECK(peek(get("jobs")).size() == 3);
 }
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a queue restarted while its dead letter moves holds it once") {
+  queue_attributes attrs;
+  attrs.max_deliveries = 1;
+  attrs.dead_letter_queue = "dlq";
+  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"jobs"},
+                               attrs, attribute_field::all));
+  get("dlq");
+  auto q = get("jobs");
+  REQUIRE(enqueue(q, "poison"));
+  REQUIRE(receive(q).size() == 1);
+  // The lease ends: the queue sends its dead letter on, and fails before
+  // the dead-letter queue has written it.
+  sched.advance_time(31s);
+  sched.run_once();
+  self->send_exit(q, caf::make_error(caf::sec::runtime_error));
+  run();
+  CHECK(peek(get("dlq")).size() == 1);
+  CHECK(peek(get("jobs")).empty());
+  restart();
+  CHECK(peek(get("dlq")).size() == 1);
+  CHECK(peek(get("jobs")).empty());
+}

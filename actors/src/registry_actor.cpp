@@ -341,11 +341,13 @@ registry_state::adopt(const std::string& source,
   }
   auto rp = self->make_response_promise<uint64_t>();
   auto held = hold(rp);
+  moving[source] += 1;
   // An error leaves them stored at their source: back there after a
   // restart.
   move_to(i->second.attributes.dead_letter_queue, source, std::move(xs),
-          [this, held, rp](caf::expected<uint64_t> n) mutable {
+          [this, held, rp, source](caf::expected<uint64_t> n) mutable {
             done(held);
+            moved_out(source);
             deliver(rp, n);
           });
   return rp;
@@ -357,10 +359,11 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
     return make_error(ec::unknown_queue);
   auto rp = self->make_response_promise<uint64_t>();
   auto held = hold(rp);
+  moving[name] += 1;
   self->request(i->second.handle, caf::infinite, atom::redrive::value)
     .then(
-      [this, held,
-       rp](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
+      [this, held, rp,
+       name](std::vector<std::pair<std::string, moved_message>>& xs) mutable {
         std::map<std::string, std::vector<moved_message>> by_home;
         for (auto& [home, x] : xs) {
           // Back home, a message starts over toward max_deliveries.
@@ -369,6 +372,7 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
         }
         if (by_home.empty()) {
           done(held);
+          moved_out(name);
           rp.deliver(uint64_t{0});
           return;
         }
@@ -381,7 +385,8 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
         t->pending = by_home.size();
         for (auto& [home, msgs] : by_home)
           move_to(home, {}, std::move(msgs),
-                  [this, held, t, rp](caf::expected<uint64_t> n) mutable {
+                  [this, held, t, rp,
+                   name](caf::expected<uint64_t> n) mutable {
                     if (n)
                       t->moved += *n;
                     else if (!t->err)
@@ -389,15 +394,39 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
                     if (--t->pending > 0)
                       return;
                     done(held);
+                    moved_out(name);
                     deliver(rp, t->err ? caf::expected<uint64_t>{t->err}
                                        : t->moved);
                   });
       },
-      [this, held, rp](caf::error& err) mutable {
+      [this, held, rp, name](caf::error& err) mutable {
         done(held);
+        moved_out(name);
         rp.deliver(std::move(err));
       });
   return rp;
+}
+
+void registry_state::when_settled(const std::string& name,
+                                  std::function<void()> f) {
+  if (moving.count(name) == 0)
+    f();
+  else
+    settled[name].push_back(std::move(f));
+}
+
+void registry_state::moved_out(const std::string& name) {
+  auto i = moving.find(name);
+  if (i == moving.end() || --i->second > 0)
+    return;
+  moving.erase(i);
+  auto j = settled.find(name);
+  if (j == settled.end())
+    return;
+  auto fs = std::move(j->second);
+  settled.erase(j);
+  for (auto& f : fs)
+    f();
 }
 
 void registry_state::drain() {
@@ -407,9 +436,16 @@ void registry_state::drain() {
 
 void registry_state::queue_down(const caf::down_msg& msg) {
   if (auto d = deleting.find(msg.source); d != deleting.end()) {
-    auto x = std::move(d->second);
-    deleting.erase(d);
-    erase_records(x.name, x.incarnation, std::move(x.done));
+    // Its moves on their way still need their records where they left.
+    // Until they are written it stays in `deleting` (end() answers it).
+    when_settled(d->second.name, [this, addr = msg.source] {
+      auto d = deleting.find(addr);
+      if (d == deleting.end())
+        return;
+      auto x = std::move(d->second);
+      deleting.erase(d);
+      erase_records(x.name, x.incarnation, std::move(x.done));
+    });
     return;
   }
   auto i = std::find_if(queues.begin(), queues.end(), [&](auto& x) {
@@ -433,7 +469,15 @@ void registry_state::queue_down(const caf::down_msg& msg) {
   log::warning("queue " + name + " ended unexpectedly ("
                + self->system().render(msg.reason)
                + "): restarting it from the store");
-  restart(name);
+  // Messages on their way out are still in its records: read them once
+  // their moves are written, or the restart would hold them twice.
+  auto incarnation = e.incarnation;
+  when_settled(name, [this, name, incarnation] {
+    auto i = queues.find(name);
+    if (i != queues.end() && i->second.incarnation == incarnation
+        && !i->second.ready)
+      restart(name);
+  });
 }
 
 void registry_state::restart(const std::string& name) {

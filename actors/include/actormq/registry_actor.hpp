@@ -91,6 +91,12 @@ struct registry_state {
   std::map<uint64_t, callback> pending;
   /// Numbers `pending`.
   uint64_t next_pending = 0;
+  /// Moves (dead letters, redrives) on their way out of each queue, by
+  /// name: until they are written at their destination, the store holds
+  /// them in the queue they left.
+  std::map<std::string, size_t> moving;
+  /// What waits for a queue's moves to end (see when_settled).
+  std::map<std::string, std::vector<std::function<void()>>> settled;
   /// Converts times for the store, for all its queues.
   clock_map clock;
 
@@ -163,6 +169,13 @@ struct registry_state {
   void done(uint64_t n) {
     pending.erase(n);
   }
+
+  /// Runs `f` once no move out of `name` is on its way: its records are
+  /// then what it holds (a delete may remove them, a restart read them).
+  void when_settled(const std::string& name, std::function<void()> f);
+
+  /// A move out of `name` ended (written or not).
+  void moved_out(const std::string& name);
 
   /// Reads the records of the queue `name` and spawns it on them.
   void restart(const std::string& name);
