@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "actormq/errors.hpp"
@@ -175,6 +176,11 @@ struct world {
   std::map<std::string, std::vector<std::string>> unwritten_receipts;
   /// Ids the store held after the last write.
   std::set<uint64_t> stored;
+  /// Pushes not yet written, by queue: a queue answers them after its
+  /// next write.
+  std::map<std::string, std::vector<uint64_t>> unanswered;
+  /// Pushes answered: the store must hold them until they are removable.
+  std::set<uint64_t> answered;
   std::ostringstream trace;
 
   explicit world(uint64_t seed) : rng(seed) {
@@ -203,11 +209,15 @@ struct world {
   }
 
   /// What the queue actor does after each request: dead letters leave
-  /// for their queue, which adopts them with the key they are stored at.
+  /// for their queue, which adopts them with the key they are stored at,
+  /// once the write that holds them at their source has gone out.
   void settle() {
     for (auto& [name, q] : queues) {
       q->advance(now);
-      for (auto& d : q->take_dead_letters()) {
+      auto dead = q->take_dead_letters();
+      if (!dead.empty())
+        write(name);
+      for (auto& d : dead) {
         auto origin = d.origin.empty()
                         ? records::message_key(incarnations[name], d.slot)
                         : d.origin;
@@ -264,6 +274,7 @@ struct world {
       m.due = now + x.delay;
     }
     ref.queues[name].push_back(m);
+    unanswered[name].push_back(*id);
     trace << "push " << name << " #" << *id << " p" << x.priority << '\n';
   }
 
@@ -432,13 +443,18 @@ struct world {
   /// What the storage actor does with a queue's write: the journal and
   /// the id mark, atomically. Then the store must hold each message once.
   void write() {
-    auto name = any_queue();
+    write(any_queue());
+  }
+
+  void write(const std::string& name) {
     auto batch = to_batch(queues[name]->take_journal(), incarnations[name],
                           clock);
     batch.push_back(store_op{store_op::kind::put, records::id_mark_key(),
                              records::encode(records::id_mark{ids->load()})});
     REQUIRE(db.write(batch, true).empty());
     unwritten_receipts[name].clear();
+    for (auto id : std::exchange(unanswered[name], {}))
+      answered.insert(id);
     trace << "write " << name << '\n';
     std::map<uint64_t, int> copies;
     for (auto& [q, xs] : read_store())
@@ -450,6 +466,9 @@ struct world {
     for (auto id : stored)
       if (!copies.count(id) && !ref.removable.count(id))
         fail("#" + std::to_string(id) + " vanished from the store");
+    for (auto id : answered)
+      if (!copies.count(id) && !ref.removable.count(id))
+        fail("#" + std::to_string(id) + " was answered but is not stored");
     stored.clear();
     for (auto& [id, n] : copies)
       stored.insert(id);
@@ -464,6 +483,7 @@ struct world {
         receipts.erase(std::remove(receipts.begin(), receipts.end(), r),
                        receipts.end());
     unwritten_receipts.clear();
+    unanswered.clear();
     recovered_state state;
     auto err = recover(db, state);
     if (!err.empty())

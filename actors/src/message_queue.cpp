@@ -175,6 +175,7 @@ void message_queue::restore(stored_message x, time_point now) {
   budget_.take(x.msg.data.body.size() + memory_budget::per_message);
   auto& e = entries_.emplace_hint(entries_.end(), slot, entry{})->second;
   e.msg = std::move(x.msg);
+  e.written = true;
   if (!x.source.empty())
     sources_[slot] = std::move(x.source);
   if (x.due && *x.due > now)
@@ -198,6 +199,7 @@ void message_queue::touch(uint64_t slot) {
 message_queue::journal message_queue::take_journal() {
   journal result;
   result.foreign_erases = std::exchange(foreign_erases_, {});
+  result.puts = std::exchange(departed_puts_, {});
   auto slots = std::exchange(touched_, {});
   std::sort(slots.begin(), slots.end());
   slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
@@ -215,6 +217,7 @@ message_queue::journal message_queue::take_journal() {
       result.foreign_erases.push_back(std::move(i->second));
       origins_.erase(i);
     }
+    e->written = true;
     auto& x = result.puts.emplace_back();
     x.slot = slot;
     x.msg = e->msg;
@@ -572,6 +575,16 @@ message_queue::departure message_queue::depart(uint64_t slot,
   if (auto i = origins_.find(slot); i != origins_.end()) {
     result.origin = std::move(i->second);
     origins_.erase(i);
+  } else if (auto e = find(slot); journaling_ && e && !e->written) {
+    // Stored nowhere yet: this queue writes it first (see journal).
+    stored_message x;
+    x.slot = slot;
+    x.msg = e->msg;
+    if (e->st == state::delayed)
+      x.due = e->due;
+    if (auto s = sources_.find(slot); s != sources_.end())
+      x.source = s->second;
+    departed_puts_.push_back(std::move(x));
   }
   result.msg = erase(slot, false);
   if (journaling_)

@@ -77,6 +77,25 @@ void end(self_ptr self, const caf::error& reason) {
   st.writes.fail_all(err);
 }
 
+/// Sends the dead letters that wait for a write to their queue (through
+/// the sink). Until the sink writes them, the store holds them here: a
+/// crash before that brings them back to this queue.
+void send_dead_letters(self_ptr self) {
+  auto& st = self->state;
+  auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters);
+  if (st.outgoing.empty() || !sink)
+    return;
+  self->request(sink, caf::infinite, atom::adopt::value, st.queue_name,
+                std::exchange(st.outgoing, {}))
+    .then([](uint64_t) {},
+          [self](caf::error& err) {
+            log::warning("queue " + self->state.queue_name
+                         + ": dead letters not moved (back after a "
+                           "restart): "
+                         + self->system().render(err));
+          });
+}
+
 /// After every change: dead letters leave, waiting receivers get messages
 /// (answered by commit()) or their empty answer when their wait is over,
 /// and a tick is scheduled for the next deadline.
@@ -89,22 +108,14 @@ void settle(self_ptr self, time_point now) {
     moved.reserve(dead.size());
     for (auto& d : dead)
       moved.push_back(moved_message{std::move(d.msg), origin_of(self, d)});
-    if (auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters)) {
-      // Until the sink writes them, the store holds them here: a crash
-      // before that brings them back to this queue.
-      self->request(sink, caf::infinite, atom::adopt::value, st.queue_name,
-                    std::move(moved))
-        .then([](uint64_t) {},
-              [self](caf::error& err) {
-                log::warning("queue " + self->state.queue_name
-                             + ": dead letters not moved (back after a "
-                               "restart): "
-                             + self->system().render(err));
-              });
-    } else {
+    if (!caf::actor_cast<dead_letter_sink>(st.dead_letters)) {
       for (auto& m : moved)
         if (!m.origin.empty())
           st.stale_keys.push_back(std::move(m.origin));
+    } else {
+      std::move(moved.begin(), moved.end(), std::back_inserter(st.outgoing));
+      if (!st.storage)
+        send_dead_letters(self);
     }
   }
   while (!st.waiters.empty() && st.queue.ready_count() > 0) {
@@ -136,12 +147,13 @@ void write(self_ptr self) {
     batch.push_back(store_op{store_op::kind::erase, std::move(key), {}});
   st.stale_keys.clear();
   st.writes.flush(!batch.empty());
-  if (batch.empty())
-    return;
-  self->request(st.storage, caf::infinite, atom::write::value,
-                std::move(batch))
-    .then([self](atom::ok) { self->state.writes.written(caf::none); },
-          [self](caf::error& err) { self->state.writes.written(err); });
+  if (!batch.empty())
+    self->request(st.storage, caf::infinite, atom::write::value,
+                  std::move(batch))
+      .then([self](atom::ok) { self->state.writes.written(caf::none); },
+            [self](caf::error& err) { self->state.writes.written(err); });
+  // After the write: the store gets what holds them here first.
+  send_dead_letters(self);
 }
 
 /// Calls `done` with the outcome (none: written, or nothing to write) once

@@ -303,6 +303,8 @@ private:
     state st = state::ready;
     /// Counts leases, so a receipt of an old lease is stale.
     uint32_t lease_seq = 0;
+    /// A journal has put it: a store holds it (restored ones too).
+    bool written = false;
     /// When a delayed message turns ready, or a lease ends.
     time_point due;
     /// A leased message: when its key in the lease heap is due (at or
@@ -409,6 +411,9 @@ private:
   std::vector<std::string> touched_dedup_;
   /// Where adopted messages are stored until their put here is written.
   std::unordered_map<uint64_t, std::string> origins_;
+  /// Messages that left before any store held them: the next journal puts
+  /// them here, so they are durable before their new queue writes them.
+  std::vector<stored_message> departed_puts_;
   std::vector<std::string> foreign_erases_;
   /// Names this queue object in receipts.
   uint64_t generation_;

@@ -85,6 +85,9 @@ struct queue_state {
   std::vector<std::pair<caf::typed_response_promise<std::vector<lease>>,
                         std::vector<lease>>>
     served;
+  /// Dead letters to send on once the write that holds them here is sent
+  /// (so the store has them before their new queue writes them).
+  std::vector<moved_message> outgoing;
   /// Store keys to remove in the next write: dead letters that had
   /// nowhere to go.
   std::vector<std::string> stale_keys;
