@@ -196,6 +196,18 @@ void message_queue::touch(uint64_t slot) {
     touched_.push_back(slot);
 }
 
+message_queue::stored_message
+message_queue::snapshot(uint64_t slot, const entry& e) const {
+  stored_message x;
+  x.slot = slot;
+  x.msg = e.msg;
+  if (e.st == state::delayed)
+    x.due = e.due;
+  if (auto i = sources_.find(slot); i != sources_.end())
+    x.source = i->second;
+  return x;
+}
+
 message_queue::journal message_queue::take_journal() {
   journal result;
   result.foreign_erases = std::exchange(foreign_erases_, {});
@@ -218,13 +230,7 @@ message_queue::journal message_queue::take_journal() {
       origins_.erase(i);
     }
     e->written = true;
-    auto& x = result.puts.emplace_back();
-    x.slot = slot;
-    x.msg = e->msg;
-    if (e->st == state::delayed)
-      x.due = e->due;
-    if (auto i = sources_.find(slot); i != sources_.end())
-      x.source = i->second;
+    result.puts.push_back(snapshot(slot, *e));
   }
   auto ids = std::exchange(touched_dedup_, {});
   std::sort(ids.begin(), ids.end());
@@ -577,14 +583,7 @@ message_queue::departure message_queue::depart(uint64_t slot,
     origins_.erase(i);
   } else if (auto e = find(slot); journaling_ && e && !e->written) {
     // Stored nowhere yet: this queue writes it first (see journal).
-    stored_message x;
-    x.slot = slot;
-    x.msg = e->msg;
-    if (e->st == state::delayed)
-      x.due = e->due;
-    if (auto s = sources_.find(slot); s != sources_.end())
-      x.source = s->second;
-    departed_puts_.push_back(std::move(x));
+    departed_puts_.push_back(snapshot(slot, *e));
   }
   result.msg = erase(slot, false);
   if (journaling_)

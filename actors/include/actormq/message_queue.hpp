@@ -365,6 +365,8 @@ private:
   void schedule(uint64_t slot, entry& e, caf::timespan delay, time_point now);
   /// Adds `e` to the ready index; `fresh` for a newly pushed message.
   void make_ready(uint64_t slot, entry& e, bool fresh = false);
+  /// Returns the message in `slot` as a store keeps it.
+  stored_message snapshot(uint64_t slot, const entry& e) const;
   /// Rebuilds the deadline heaps when stale keys outnumber live ones.
   void compact();
   /// Drops ids at the front of a bucket's deque that are no longer ready.
