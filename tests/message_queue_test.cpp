@@ -352,17 +352,28 @@ TEST_CASE("dead letters leave the byte count right") {
 
 // Issue 10: receipts, moves and redrive.
 
-TEST_CASE("a receipt names one lease of one queue") {
-  auto ids = message_queue::make_id_source();
-  message_queue a{{}, ids};
-  message_queue b{{}, ids};
-  time_point now{};
+namespace {
+
+/// Pushes one message into each queue and leases it; returns both leases.
+std::pair<std::vector<lease>, std::vector<lease>>
+one_lease_each(message_queue& a, message_queue& b, time_point now) {
   REQUIRE(a.push(text("a"), now));
   REQUIRE(b.push(text("b"), now));
   auto from_a = a.receive(1, 30s, now);
   auto from_b = b.receive(1, 30s, now);
   REQUIRE(from_a.size() == 1);
   REQUIRE(from_b.size() == 1);
+  return {std::move(from_a), std::move(from_b)};
+}
+
+} // namespace
+
+TEST_CASE("a receipt names one lease of one queue") {
+  auto ids = message_queue::make_id_source();
+  message_queue a{{}, ids};
+  message_queue b{{}, ids};
+  time_point now{};
+  auto [from_a, from_b] = one_lease_each(a, b, now);
   CHECK(from_a[0].receipt != from_b[0].receipt);
   CHECK(error_of(b.ack(from_a[0].receipt, now)) == ec::stale_receipt);
   CHECK(b.stats(now).in_flight == 1);
@@ -542,12 +553,7 @@ TEST_CASE("queues with their own id sources never share a receipt") {
   message_queue a;
   message_queue b;
   time_point now{};
-  REQUIRE(a.push(text("a"), now));
-  REQUIRE(b.push(text("b"), now));
-  auto from_a = a.receive(1, 30s, now);
-  auto from_b = b.receive(1, 30s, now);
-  REQUIRE(from_a.size() == 1);
-  REQUIRE(from_b.size() == 1);
+  auto [from_a, from_b] = one_lease_each(a, b, now);
   CHECK(from_a[0].msg.id == from_b[0].msg.id);
   CHECK(from_a[0].receipt != from_b[0].receipt);
   CHECK(error_of(b.ack(from_a[0].receipt, now)) == ec::stale_receipt);
