@@ -9,8 +9,10 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include <catch2/catch.hpp>
+
+#include "actormq/durable.hpp"
 #include "actormq/registry_actor.hpp"
-#include "actormq/storage_actor.hpp"
 #include "server.hpp"
 
 namespace test {
@@ -34,21 +36,20 @@ public:
                           std::shared_ptr<actormq::store> db = nullptr,
                           const tuning& tune = nullptr,
                           const registry_factory& make_registry = nullptr)
-    : storage(spawn_storage(sys, std::move(db), healthy)),
-      reg(spawn_registry(sys,
-                         make_registry_config(max_message_bytes,
-                                              max_memory_bytes, storage),
-                         make_registry)),
-      srv(sys, reg,
-          make_server_config(max_message_bytes, storage, healthy, tune)) {
+    : node(start(sys, std::move(db),
+                 make_registry_config(max_message_bytes, max_memory_bytes),
+                 make_registry)),
+      reg(node.registry),
+      srv(sys, reg, make_server_config(max_message_bytes, node, tune)) {
     srv.start();
   }
 
   ~running_server() {
     srv.stop();
-    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
-    if (storage)
-      caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    if (node.storage)
+      actormq::stop_durable(sys, node);
+    else
+      caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
   }
 
   uint16_t port() {
@@ -57,56 +58,51 @@ public:
 
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  std::shared_ptr<std::atomic<bool>> healthy
-    = std::make_shared<std::atomic<bool>>(true);
-  actormq::storage_actor storage;
+  /// The registry, and with a store the storage actor, as the binary
+  /// starts them (start_durable).
+  actormq::durable_node node;
   actormq::registry_actor reg;
   actormq::http::server srv;
 
 private:
-  static actormq::registry_actor
-  spawn_registry(caf::actor_system& sys, actormq::registry_config c,
-                 const registry_factory& make_registry) {
-    if (make_registry)
-      return make_registry(sys, std::move(c));
-    return sys.spawn(actormq::registry, std::move(c));
-  }
-
-  static actormq::storage_actor
-  spawn_storage(caf::actor_system& sys, std::shared_ptr<actormq::store> db,
-                std::shared_ptr<std::atomic<bool>> healthy) {
-    if (!db)
-      return {};
-    actormq::storage_config c;
-    c.db = std::move(db);
-    c.healthy = std::move(healthy);
-    c.probe_interval = std::chrono::milliseconds{20};
-    return sys.spawn<caf::detached>(actormq::storage, c);
+  static actormq::durable_node start(caf::actor_system& sys,
+                                     std::shared_ptr<actormq::store> db,
+                                     actormq::registry_config c,
+                                     const registry_factory& make_registry) {
+    actormq::durable_node result;
+    if (db) {
+      actormq::durable_options opts;
+      opts.db = std::move(db);
+      opts.registry = std::move(c);
+      opts.probe_interval = std::chrono::milliseconds{20};
+      auto started = actormq::start_durable(sys, std::move(opts));
+      REQUIRE(started);
+      return std::move(*started);
+    }
+    result.registry = make_registry ? make_registry(sys, std::move(c))
+                                    : sys.spawn(actormq::registry,
+                                                std::move(c));
+    return result;
   }
 
   static actormq::registry_config
-  make_registry_config(size_t max_message_bytes, uint64_t max_memory_bytes,
-                       actormq::storage_actor storage) {
+  make_registry_config(size_t max_message_bytes, uint64_t max_memory_bytes) {
     actormq::registry_config c;
     c.defaults.max_message_bytes = max_message_bytes;
     c.max_memory_bytes = max_memory_bytes;
-    c.storage = std::move(storage);
     return c;
   }
 
   static actormq::http::server_config
   make_server_config(size_t max_message_bytes,
-                     const actormq::storage_actor& storage,
-                     std::shared_ptr<std::atomic<bool>> healthy,
-                     const tuning& tune) {
+                     const actormq::durable_node& node, const tuning& tune) {
     actormq::http::server_config c;
     c.host = "127.0.0.1";
     c.port = 0;
     c.max_message_bytes = max_message_bytes;
     c.max_header_bytes = 2048;
     c.defaults.max_message_bytes = max_message_bytes;
-    if (storage)
-      c.storage_healthy = std::move(healthy);
+    c.storage_healthy = node.healthy;
     if (tune)
       tune(c);
     return c;

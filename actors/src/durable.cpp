@@ -48,6 +48,7 @@ caf::expected<durable_node> start_durable(caf::actor_system& sys,
   scfg.db = std::move(db);
   scfg.mode = opts.fsync;
   scfg.sync_interval = opts.fsync_interval;
+  scfg.probe_interval = opts.probe_interval;
   scfg.ids = rcfg.ids;
   scfg.healthy = node.healthy;
   // Its own thread: it blocks on the disk, no scheduler thread does.

@@ -28,6 +28,8 @@ struct durable_options {
   fsync_mode fsync = fsync_mode::always;
   /// Time between syncs with fsync_mode::interval.
   caf::timespan fsync_interval = std::chrono::milliseconds{100};
+  /// While writes fail (a full disk), how often the store is tried again.
+  caf::timespan probe_interval = std::chrono::seconds{1};
   /// The registry's settings (defaults, memory bound); start_durable()
   /// fills in its storage, id source and recovered state.
   registry_config registry;
