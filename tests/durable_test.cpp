@@ -19,11 +19,13 @@ namespace {
 /// A storage actor on virtual time, watched as the binary watches it.
 struct watch_fixture : testing::fixture {
   std::vector<caf::error> failures;
+  std::shared_ptr<test::memory_store> db
+    = std::make_shared<test::memory_store>();
   storage_actor storage;
 
   watch_fixture() {
     storage_config scfg;
-    scfg.db = std::make_shared<test::memory_store>();
+    scfg.db = db;
     scfg.ids = message_queue::make_id_source();
     storage = sys.spawn(actormq::storage, scfg);
     watch(caf::actor_cast<caf::strong_actor_ptr>(storage), "storage",
@@ -81,6 +83,36 @@ TEST_CASE_METHOD(watch_fixture,
   self->send_exit(storage, caf::exit_reason::user_shutdown);
   run();
   CHECK(failures.empty());
+}
+
+TEST_CASE_METHOD(watch_fixture,
+                 "a storage actor that ends answers the writes it holds") {
+  auto write = [&](std::string key) {
+    store_batch ops{store_op{store_op::kind::put, std::move(key), "v"}};
+    return self->request(storage, caf::infinite, atom::write::value, ops);
+  };
+  auto outcome = [&](auto& handle) {
+    // An answer is waiting, or none will ever come.
+    REQUIRE_FALSE(self->mailbox().empty());
+    caf::error result = caf::sec::request_timeout;
+    std::move(handle).receive([&](atom::ok) { result = caf::none; },
+                              [&](caf::error& err) { result = err; });
+    return result;
+  };
+  SECTION("a failure answers them with an error, writing nothing") {
+    auto w = write("a");
+    self->send_exit(storage, make_error(ec::storage_failed));
+    run();
+    CHECK(outcome(w) == caf::sec::request_receiver_down);
+    CHECK(db->data.count("a") == 0);
+  }
+  SECTION("a shutdown writes them first") {
+    auto w = write("b");
+    self->send_exit(storage, caf::exit_reason::user_shutdown);
+    run();
+    CHECK(outcome(w) == caf::none);
+    CHECK(db->data.count("b") == 1);
+  }
 }
 
 TEST_CASE("start_durable serves what the store held; stop_durable syncs") {

@@ -213,20 +213,10 @@ queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
   self->set_default_handler(drop_unexpected);
   // Every request held is answered, however the actor ends (but a kill).
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    end(self, msg.reason);
-    self->quit(msg.reason);
-  });
-  self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
-    log::error("queue " + self->state.queue_name
-               + " failed: a handler threw; the registry restarts it");
-    // The request in hand, if it is one, is answered too.
-    auto rp = self->make_response_promise();
-    if (rp.pending())
-      rp.deliver(caf::make_error(caf::sec::request_receiver_down));
-    end(self, caf::make_error(caf::sec::runtime_error));
-    return caf::make_error(caf::sec::runtime_error);
-  });
+  answer_on_exit(self,
+                 "queue " + cfg.name
+                   + " failed: a handler threw; the registry restarts it",
+                 [=](const caf::error& reason) { end(self, reason); });
   auto& st = self->state;
   st.queue_name = std::move(cfg.name);
   st.queue = message_queue{std::move(cfg.attributes), std::move(cfg.ids),

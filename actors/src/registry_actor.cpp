@@ -555,18 +555,8 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   self->set_down_handler(
     [=](caf::down_msg& msg) { self->state.queue_down(msg); });
   // Queues end with their registry; what it holds is answered.
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    self->state.end(msg.reason);
-    self->quit(msg.reason);
-  });
-  self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
-    log::error("the registry failed: a handler threw");
-    auto rp = self->make_response_promise();
-    if (rp.pending())
-      rp.deliver(unavailable());
-    self->state.end(caf::make_error(caf::sec::runtime_error));
-    return caf::make_error(caf::sec::runtime_error);
-  });
+  answer_on_exit(self, "the registry failed: a handler threw",
+                 [=](const caf::error& reason) { self->state.end(reason); });
   return {
     [=](atom::adopt, const std::string& source,
         std::vector<moved_message>& xs) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "actormq/errors.hpp"
+#include "answer.hpp"
 #include "actormq/log.hpp"
 #include "actormq/records.hpp"
 
@@ -137,12 +138,30 @@ caf::result<store_batch> read_incarnation(self_ptr self,
   return result;
 }
 
+/// The actor ends for `reason`: at a shutdown the writes it took in are
+/// written and answered; otherwise they are answered as not done.
+void end(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  if (reason == caf::exit_reason::user_shutdown) {
+    commit(self);
+    return;
+  }
+  auto err = caf::make_error(caf::sec::request_receiver_down);
+  st.pending.clear();
+  deliver(st.waiting, err);
+  deliver(st.flushing, err);
+  st.waiting.clear();
+  st.flushing.clear();
+}
+
 } // namespace
 
 storage_actor::behavior_type
 storage(storage_actor::stateful_pointer<storage_state> self,
         storage_config cfg) {
   self->set_default_handler(drop_unexpected);
+  answer_on_exit(self, "storage: a handler threw",
+                 [=](const caf::error& reason) { end(self, reason); });
   self->state.cfg = std::move(cfg);
   return {
     [=](atom::write, store_batch& ops) -> caf::result<atom::ok> {
