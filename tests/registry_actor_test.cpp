@@ -324,3 +324,25 @@ TEST_CASE_METHOD(registry_fixture,
   auto other = get("other");
   CHECK(request<uint64_t>(other, atom::enqueue::value, test::text("m")));
 }
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a drain reaches queues created and restarted after it") {
+  auto old = get("old");
+  self->send(reg, atom::drain::value);
+  run();
+  auto poll = [&](const queue_actor& q) {
+    auto xs = request<std::vector<lease>>(q, atom::receive::value,
+                                          uint32_t{1}, caf::timespan{30s},
+                                          caf::timespan{20s});
+    REQUIRE(xs);
+    CHECK(xs->empty());
+  };
+  // Each answers at once, empty, instead of waiting 20 s.
+  poll(old);
+  poll(get("created"));
+  self->send_exit(old, caf::make_error(caf::sec::runtime_error));
+  run();
+  auto restarted = get("old");
+  REQUIRE(restarted != old);
+  poll(restarted);
+}

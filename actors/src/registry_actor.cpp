@@ -94,6 +94,8 @@ queue_actor registry_state::spawn_queue(const std::string& name,
   cfg.clock = clock;
   auto handle = self->spawn(queue, std::move(cfg));
   self->monitor(handle);
+  if (draining)
+    self->send(handle, atom::drain::value);
   return handle;
 }
 
@@ -430,6 +432,7 @@ void registry_state::moved_out(const std::string& name) {
 }
 
 void registry_state::drain() {
+  draining = true;
   for (auto& [name, e] : queues)
     self->send(e.handle, atom::drain::value);
 }

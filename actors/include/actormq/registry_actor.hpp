@@ -99,6 +99,9 @@ struct registry_state {
   std::map<std::string, std::vector<std::function<void()>>> settled;
   /// Converts times for the store, for all its queues.
   clock_map clock;
+  /// Set by drain(): queues spawned from then on (created, restarted) are
+  /// drained too.
+  bool draining = false;
 
   /// Spawns the queues the store held.
   void start(recovered_state& recovered);
@@ -129,7 +132,8 @@ struct registry_state {
   caf::result<uint64_t> adopt(const std::string& source,
                               std::vector<moved_message>& xs);
 
-  /// Stops long polls (the service is stopping).
+  /// Stops long polls in every queue, now and spawned later (the service
+  /// is stopping).
   void drain();
 
   /// A queue ended unexpectedly: it is re-created from the store with its
