@@ -293,3 +293,40 @@ TEST_CASE_METHOD(testing::fixture,
   self->send_exit(reg, caf::exit_reason::user_shutdown);
   run();
 }
+
+TEST_CASE_METHOD(testing::fixture,
+                 "a registry's pool waits for a deleted queue to come back") {
+  auto reg = sys.spawn(registry, registry_config{});
+  std::vector<std::string> seen;
+  consumer_config cfg;
+  cfg.interval = 5s;
+  cfg.handler = [&](const auto& x) -> caf::error {
+    if (x)
+      seen.push_back(x->data.body);
+    return caf::none;
+  };
+  auto pool = sys.spawn(registry_consumer_pool, reg, std::string{"jobs"},
+                        cfg, uint32_t{1});
+  run();
+  auto exists = [&] {
+    return static_cast<bool>(request<queue_actor>(reg, atom::get::value,
+                                                  std::string{"jobs"}, false));
+  };
+  REQUIRE(exists());
+  REQUIRE(request<bool>(reg, atom::remove::value, std::string{"jobs"}));
+  for (int i = 0; i < 4; ++i)
+    advance(5s);
+  // Deleted stays deleted: the pool does not create it again.
+  CHECK_FALSE(exists());
+  // A producer creates it again; the pool serves it.
+  auto q = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
+                                true);
+  REQUIRE(q);
+  REQUIRE(request<uint64_t>(*q, atom::enqueue::value, test::text("again")));
+  advance(5s);
+  advance(5s);
+  CHECK(seen == std::vector<std::string>{"again"});
+  self->send_exit(pool, caf::exit_reason::user_shutdown);
+  self->send_exit(reg, caf::exit_reason::user_shutdown);
+  run();
+}

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "actormq/errors.hpp"
 #include "actormq/log.hpp"
 
 namespace actormq {
@@ -133,28 +134,35 @@ void add_consumer(
   st.consumers.push_back(std::move(c));
 }
 
+/// Ends the pool's consumers (they served a queue that is gone).
+void end_consumers(
+  consumer_pool_actor::stateful_pointer<consumer_pool_state> self) {
+  for (auto& c : std::exchange(self->state.consumers, {})) {
+    self->demonitor(c.address());
+    self->send_exit(c, caf::exit_reason::user_shutdown);
+  }
+}
+
 /// Asks the registry for the pool's queue; once it has it, the pool's
 /// consumers serve it (those of a queue that ended go).
 void look_up(consumer_pool_actor::stateful_pointer<consumer_pool_state> self) {
   auto& st = self->state;
   self->request(st.registry, caf::infinite, atom::get::value, st.queue_name,
-                true)
+                st.create)
     .then(
       [=](queue_actor& q) {
         auto& st = self->state;
-        for (auto& c : std::exchange(st.consumers, {})) {
-          self->demonitor(c.address());
-          self->send_exit(c, caf::exit_reason::user_shutdown);
-        }
+        end_consumers(self);
         st.source = std::move(q);
         self->monitor(st.source);
         for (uint32_t i = 0; i < st.count; ++i)
           add_consumer(self);
       },
       [=](caf::error& err) {
-        log::error("consumers cannot get queue " + self->state.queue_name
-                   + " (" + self->system().render(err)
-                   + "): trying again in 1 s");
+        if (!is_error(err, ec::unknown_queue))
+          log::error("consumers cannot get queue " + self->state.queue_name
+                     + " (" + self->system().render(err)
+                     + "): trying again in 1 s");
         self->delayed_send(self, std::chrono::seconds{1}, atom::tick::value);
       });
 }
@@ -166,8 +174,15 @@ void on_consumer_down(
   const caf::down_msg& dm) {
   auto& st = self->state;
   if (st.registry && dm.source == st.source.address()) {
-    log::warning("queue " + st.queue_name
-                 + " ended; its consumers wait for it to come back");
+    if (is_error(dm.reason, ec::unknown_queue)) {
+      log::info("queue " + st.queue_name
+                + " was deleted; its consumers wait for it to be created");
+      st.create = false;
+      end_consumers(self);
+    } else {
+      log::warning("queue " + st.queue_name
+                   + " ended; its consumers wait for it to come back");
+    }
     look_up(self);
     return;
   }

@@ -45,6 +45,10 @@ bool is_actormq_error(const caf::error& x, ec& code) {
   return true;
 }
 
+bool is_error(const caf::error& x, ec code) {
+  return x.category() == error_category && static_cast<ec>(x.code()) == code;
+}
+
 } // namespace actormq
 
 namespace actormq {

@@ -63,8 +63,7 @@ void answer_waiters(self_ptr self, const T& x) {
 /// what they have (none); anything else is "unavailable, retry".
 void end(self_ptr self, const caf::error& reason) {
   auto& st = self->state;
-  ec code{};
-  auto err = is_actormq_error(reason, code) && code == ec::unknown_queue
+  auto err = is_error(reason, ec::unknown_queue)
                ? reason
                : caf::make_error(caf::sec::request_receiver_down);
   if (reason == caf::exit_reason::user_shutdown)

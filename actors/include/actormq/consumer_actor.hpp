@@ -90,6 +90,9 @@ struct consumer_pool_state {
   registry_actor registry;
   /// The queue's name in `registry`.
   std::string queue_name;
+  /// Whether a look-up creates the queue: at the start, not after a
+  /// delete (the pool then waits for a producer to create it again).
+  bool create = true;
   /// The consumers running now, each monitored.
   std::vector<consumer_actor> consumers;
 };
@@ -107,7 +110,8 @@ consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
 /// A consumer pool of the queue named `queue` in `registry` (created if
 /// need be). It watches the queue too: when the registry restarts it after
 /// a failure, the pool looks it up again and its consumers serve the new
-/// one. Spawn it with `sys.spawn(actormq::registry_consumer_pool,
+/// one; when it is deleted, its consumers end and the pool looks for it
+/// every second, without creating it, until it exists again. Spawn it with `sys.spawn(actormq::registry_consumer_pool,
 /// registry, "default", actormq::consumer_config{}, n)`.
 consumer_pool_actor::behavior_type registry_consumer_pool(
   consumer_pool_actor::stateful_pointer<consumer_pool_state> self,

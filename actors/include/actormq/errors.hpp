@@ -48,6 +48,9 @@ std::string to_string(ec x);
 /// Returns the ActorMQ error code in `x`, if `x` is one of ours.
 bool is_actormq_error(const caf::error& x, ec& code);
 
+/// Whether `x` is the ActorMQ error `code`.
+bool is_error(const caf::error& x, ec code);
+
 /// The default handler of ActorMQ's long-lived actors: a message no handler
 /// takes is logged and dropped (a request gets an error); the actor lives
 /// on.
