@@ -258,28 +258,49 @@ TEST_CASE("describe() renders text as is and JSON compact") {
   CHECK(describe(std::nullopt) == "No messages to process");
 }
 
-TEST_CASE_METHOD(testing::fixture,
-                 "a registry's pool follows its queue when it restarts") {
-  auto reg = sys.spawn(registry, registry_config{});
+namespace {
+
+/// A registry and a pool of one consumer of its queue `jobs`, which records
+/// the bodies it handles in `seen`.
+struct registry_pool_fixture : testing::fixture {
+  registry_actor reg = sys.spawn(registry, registry_config{});
   std::vector<std::string> seen;
-  consumer_config cfg;
-  cfg.interval = 5s;
-  cfg.handler = [&](const auto& x) -> caf::error {
-    if (x)
-      seen.push_back(x->data.body);
-    return caf::none;
-  };
-  auto pool = sys.spawn(registry_consumer_pool, reg, std::string{"jobs"},
-                        cfg, uint32_t{1});
-  run();
-  auto enqueue = [&](std::string body) {
+  consumer_pool_actor pool;
+
+  registry_pool_fixture() {
+    consumer_config cfg;
+    cfg.interval = 5s;
+    cfg.handler = [this](const auto& x) -> caf::error {
+      if (x)
+        seen.push_back(x->data.body);
+      return caf::none;
+    };
+    pool = sys.spawn(registry_consumer_pool, reg, std::string{"jobs"}, cfg,
+                     uint32_t{1});
+    run();
+  }
+
+  ~registry_pool_fixture() {
+    self->send_exit(pool, caf::exit_reason::user_shutdown);
+    self->send_exit(reg, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  /// Enqueues `body` to `jobs`, creating it; returns the queue.
+  queue_actor enqueue(std::string body) {
     auto q = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
                                   true);
     REQUIRE(q);
     REQUIRE(request<uint64_t>(*q, atom::enqueue::value,
                               test::text(std::move(body))));
     return *q;
-  };
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(registry_pool_fixture,
+                 "a registry's pool follows its queue when it restarts") {
   auto q = enqueue("before");
   advance(5s);
   CHECK(seen == std::vector<std::string>{"before"});
@@ -289,25 +310,10 @@ TEST_CASE_METHOD(testing::fixture,
   enqueue("after");
   advance(5s);
   CHECK(seen == std::vector<std::string>{"before", "after"});
-  self->send_exit(pool, caf::exit_reason::user_shutdown);
-  self->send_exit(reg, caf::exit_reason::user_shutdown);
-  run();
 }
 
-TEST_CASE_METHOD(testing::fixture,
+TEST_CASE_METHOD(registry_pool_fixture,
                  "a registry's pool waits for a deleted queue to come back") {
-  auto reg = sys.spawn(registry, registry_config{});
-  std::vector<std::string> seen;
-  consumer_config cfg;
-  cfg.interval = 5s;
-  cfg.handler = [&](const auto& x) -> caf::error {
-    if (x)
-      seen.push_back(x->data.body);
-    return caf::none;
-  };
-  auto pool = sys.spawn(registry_consumer_pool, reg, std::string{"jobs"},
-                        cfg, uint32_t{1});
-  run();
   auto exists = [&] {
     return static_cast<bool>(request<queue_actor>(reg, atom::get::value,
                                                   std::string{"jobs"}, false));
@@ -319,14 +325,8 @@ TEST_CASE_METHOD(testing::fixture,
   // Deleted stays deleted: the pool does not create it again.
   CHECK_FALSE(exists());
   // A producer creates it again; the pool serves it.
-  auto q = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
-                                true);
-  REQUIRE(q);
-  REQUIRE(request<uint64_t>(*q, atom::enqueue::value, test::text("again")));
+  enqueue("again");
   advance(5s);
   advance(5s);
   CHECK(seen == std::vector<std::string>{"again"});
-  self->send_exit(pool, caf::exit_reason::user_shutdown);
-  self->send_exit(reg, caf::exit_reason::user_shutdown);
-  run();
 }
