@@ -94,8 +94,8 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
             receipts.push_back(std::move(x.receipt));
           if (!receipts.empty())
             self
-              ->request(q, caf::infinite, atom::release::value,
-                        std::move(receipts), caf::timespan{0})
+              ->request(q, caf::infinite, atom::give_back::value,
+                        std::move(receipts))
               .then([](std::vector<caf::error>&) {},
                     [](caf::error&) {
                       // The lease runs out instead.

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -233,6 +236,27 @@ TEST_CASE_METHOD(api_fixture, "a long poll is answered when a message comes") {
   auto got = json::parse(r.body)["messages"];
   REQUIRE(got.size() == 1);
   CHECK(got[0]["message"] == "hi");
+}
+
+TEST_CASE_METHOD(api_fixture,
+                 "a long poll whose client left gives its message back uncounted") {
+  ok("PUT", "/queues/jobs",
+     R"({"max_deliveries": 1, "dead_letter_queue": "jobs.dlq"})");
+  {
+    test::http_client poller{srv.port()};
+    poller.send("POST", "/queues/jobs/receive", R"({"wait_seconds": 10})",
+                "Content-Type: application/json\r\n");
+    // The server sees the poll before the client leaves.
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  // ... and sees it leave before the message comes.
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  ok("POST", "/queues/jobs/messages", R"({"message": "once"})");
+  auto got = ok("POST", "/queues/jobs/receive", R"({"wait_seconds": 2})");
+  REQUIRE(got["messages"].size() == 1);
+  CHECK(got["messages"][0]["message"] == "once");
+  CHECK(got["messages"][0]["receive_count"] == 1);
+  CHECK(ok("GET", "/queues/jobs")["stats"]["dead_lettered"] == 0);
 }
 
 TEST_CASE_METHOD(api_fixture, "dead letters and redrive over HTTP") {

@@ -19,9 +19,9 @@
 #include "memory_store.hpp"
 
 // A model-based randomized test of the queue rules that combine: random
-// operations on three queues (receive, ack, release, extend, peek, purge,
-// dead letters, redrive, time passing, writes of each queue's journal at
-// random moments, and crashes that lose what was not written) are checked
+// operations on three queues (receive, ack, release, give back, extend,
+// peek, purge, dead letters, redrive, time passing, writes of each queue's
+// journal at random moments, and crashes that lose what was not written) are checked
 // against a small reference model. After every write, the store must hold
 // every message in exactly one queue (never none, never both) unless it
 // was acked, dropped or purged. Deterministic for a seed: set
@@ -331,41 +331,57 @@ struct world {
       fail(what + " " + r + ": wrong error");
   }
 
-  void ack() {
+  /// Calls `call(queue, receipt)` with a receipt that may or may not name
+  /// a lease of a random queue, checks its result against the model, and
+  /// on success has `apply(queue name, leased model message)` follow it.
+  template <class Call, class Apply>
+  void with_receipt(const std::string& what, Call call, Apply apply) {
     auto name = any_queue();
     auto r = any_receipt();
-    auto err = queues[name]->ack(r, now);
+    auto err = call(*queues[name], r);
     auto m = ref.leased(name, r);
-    expect_result(err, m, r, "ack in " + name);
-    if (m) {
-      ref.removable.insert(m->id);
-      ref.remove(name, m->id);
-    }
-    trace << "ack " << name << " " << r << '\n';
+    expect_result(err, m, r, what + " in " + name);
+    if (m)
+      apply(name, *m);
+    trace << what << " " << name << " " << r << '\n';
+  }
+
+  void ack() {
+    with_receipt(
+      "ack", [&](message_queue& q, auto& r) { return q.ack(r, now); },
+      [&](const std::string& name, model_message& m) {
+        ref.removable.insert(m.id);
+        ref.remove(name, m.id);
+      });
   }
 
   void release() {
-    auto name = any_queue();
-    auto r = any_receipt();
     caf::timespan delay = pick(2) * 2s;
-    auto err = queues[name]->release(r, delay, now);
-    auto m = ref.leased(name, r);
-    expect_result(err, m, r, "release in " + name);
-    if (m)
-      ref.end_lease(name, *m, delay, now);
-    trace << "release " << name << " " << r << '\n';
+    with_receipt(
+      "release",
+      [&](message_queue& q, auto& r) { return q.release(r, delay, now); },
+      [&](const std::string& name, model_message& m) {
+        ref.end_lease(name, m, delay, now);
+      });
+  }
+
+  void give_back() {
+    with_receipt(
+      "give back",
+      [&](message_queue& q, auto& r) { return q.give_back(r, now); },
+      [&](const std::string&, model_message& m) {
+        m.receive_count -= 1;
+        m.receipt.clear();
+        m.st = model_message::state::ready;
+      });
   }
 
   void extend() {
-    auto name = any_queue();
-    auto r = any_receipt();
     caf::timespan vis = (1 + pick(4)) * 1s;
-    auto err = queues[name]->extend(r, vis, now);
-    auto m = ref.leased(name, r);
-    expect_result(err, m, r, "extend in " + name);
-    if (m)
-      m->due = now + vis;
-    trace << "extend " << name << " " << r << '\n';
+    with_receipt(
+      "extend",
+      [&](message_queue& q, auto& r) { return q.extend(r, vis, now); },
+      [&](const std::string&, model_message& m) { m.due = now + vis; });
   }
 
   void peek() {
@@ -525,8 +541,10 @@ struct world {
       receive();
     else if (op < 50)
       ack();
-    else if (op < 58)
+    else if (op < 56)
       release();
+    else if (op < 58)
+      give_back();
     else if (op < 62)
       extend();
     else if (op < 66)

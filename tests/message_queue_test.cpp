@@ -49,6 +49,14 @@ queue_attributes with(void (*f)(queue_attributes&)) {
   return x;
 }
 
+/// A queue whose messages die into "dlq" after one delivery.
+queue_attributes one_delivery() {
+  return with([](queue_attributes& x) {
+    x.max_deliveries = 1;
+    x.dead_letter_queue = "dlq";
+  });
+}
+
 } // namespace
 
 TEST_CASE_METHOD(queue_fixture, "messages are leased oldest first") {
@@ -160,15 +168,29 @@ TEST_CASE("after max_deliveries leases, a message is a dead letter") {
 }
 
 TEST_CASE("a release counts toward max_deliveries too") {
-  queue_fixture f{with([](queue_attributes& x) {
-    x.max_deliveries = 1;
-    x.dead_letter_queue = "dlq";
-  })};
+  queue_fixture f{one_delivery()};
   f.push("poison");
   auto xs = f.receive();
   CHECK_FALSE(f.q.release(xs[0].receipt, 0s, f.now));
   CHECK(f.q.take_dead_letters().size() == 1);
   CHECK(f.q.size() == 0);
+}
+
+TEST_CASE("a lease given back (its receiver never got it) is no delivery") {
+  queue_fixture f{one_delivery()};
+  f.push("first");
+  f.push("second");
+  auto xs = f.receive();
+  REQUIRE(xs.size() == 2);
+  CHECK_FALSE(f.q.give_back(xs[1].receipt, f.now));
+  CHECK_FALSE(f.q.give_back(xs[0].receipt, f.now));
+  CHECK(f.q.take_dead_letters().empty());
+  CHECK(error_of(f.q.give_back(xs[0].receipt, f.now)) == ec::stale_receipt);
+  // Ready at once, in their order, counted as never received.
+  auto again = f.receive();
+  REQUIRE(f.bodies(again) == std::vector<std::string>{"first", "second"});
+  CHECK(again[0].msg.receive_count == 1);
+  CHECK(again[1].msg.receive_count == 1);
 }
 
 TEST_CASE("adopted messages keep id and count and can go back") {
@@ -336,10 +358,7 @@ TEST_CASE("order holds across fresh, returned and expired messages") {
 }
 
 TEST_CASE("dead letters leave the byte count right") {
-  queue_fixture f{with([](queue_attributes& x) {
-    x.max_deliveries = 1;
-    x.dead_letter_queue = "dlq";
-  })};
+  queue_fixture f{one_delivery()};
   f.push("12345");
   f.push("678");
   auto xs = f.receive(1);
@@ -403,10 +422,7 @@ TEST_CASE("a message that leaves is not erased by its source's journal") {
   // Its new queue removes the source's record in the write that adds its
   // own; were the source to erase it first, a crash between the two
   // writes would lose it.
-  queue_fixture f{with([](queue_attributes& x) {
-    x.max_deliveries = 1;
-    x.dead_letter_queue = "dlq";
-  })};
+  queue_fixture f{one_delivery()};
   f.q.set_journaling(true);
   f.push("poison");
   f.q.take_journal();
@@ -417,10 +433,7 @@ TEST_CASE("a message that leaves is not erased by its source's journal") {
 }
 
 TEST_CASE("moved messages are served by priority, then enqueue time") {
-  queue_fixture f{with([](queue_attributes& x) {
-    x.max_deliveries = 1;
-    x.dead_letter_queue = "dlq";
-  })};
+  queue_fixture f{one_delivery()};
   for (auto body : {"m1", "m2", "m3", "m4"}) {
     f.push(body);
     f.now += 1s;

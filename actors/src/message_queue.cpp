@@ -384,6 +384,18 @@ caf::error message_queue::release(const std::string& receipt,
   return caf::none;
 }
 
+caf::error message_queue::give_back(const std::string& receipt,
+                                    time_point now) {
+  auto found = find_lease(receipt, now);
+  if (!found)
+    return std::move(found.error());
+  auto [slot, e] = *found;
+  e->msg.receive_count -= 1;
+  touch(slot);
+  make_ready(slot, *e);
+  return caf::none;
+}
+
 caf::error message_queue::extend(const std::string& receipt,
                                  caf::timespan visibility, time_point now) {
   auto found = find_lease(receipt, now);

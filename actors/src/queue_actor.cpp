@@ -192,16 +192,17 @@ caf::result<T> reply(self_ptr self, T value) {
   return rp;
 }
 
+/// Applies `f(queue, receipt, now)` to each receipt; replies with the
+/// results once what they changed is written.
+template <class F>
 caf::result<std::vector<caf::error>>
 for_each_receipt(self_ptr self, const std::vector<std::string>& receipts,
-                 caf::error (message_queue::*f)(const std::string&,
-                                                caf::timespan, time_point),
-                 caf::timespan arg) {
+                 F f) {
   std::vector<caf::error> result;
   result.reserve(receipts.size());
   auto now = now_of(self);
   for (auto& r : receipts)
-    result.push_back((self->state.queue.*f)(r, arg, now));
+    result.push_back(f(self->state.queue, r, now));
   settle(self, now);
   return reply(self, std::move(result));
 }
@@ -285,13 +286,27 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     },
     [=](atom::release, const std::vector<std::string>& receipts,
         caf::timespan delay) {
-      return for_each_receipt(self, receipts, &message_queue::release,
-                              delay);
+      return for_each_receipt(self, receipts,
+                              [delay](message_queue& q, const std::string& r,
+                                      time_point now) {
+                                return q.release(r, delay, now);
+                              });
+    },
+    [=](atom::give_back, const std::vector<std::string>& receipts) {
+      return for_each_receipt(self, receipts,
+                              [](message_queue& q, const std::string& r,
+                                 time_point now) {
+                                return q.give_back(r, now);
+                              });
     },
     [=](atom::extend, const std::vector<std::string>& receipts,
         caf::timespan visibility) {
-      return for_each_receipt(self, receipts, &message_queue::extend,
-                              visibility);
+      return for_each_receipt(self, receipts,
+                              [visibility](message_queue& q,
+                                           const std::string& r,
+                                           time_point now) {
+                                return q.extend(r, visibility, now);
+                              });
     },
     [=](atom::peek, uint32_t max) {
       auto now = now_of(self);

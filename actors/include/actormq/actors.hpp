@@ -47,6 +47,10 @@ using queue_actor = dead_letter_sink::extend<
   // Ends leases early; the messages are ready again after the delay.
   caf::replies_to<atom::release, std::vector<std::string>,
                   caf::timespan>::with<std::vector<caf::error>>,
+  // Ends leases whose messages never reached a receiver (it left before
+  // the reply): ready again at once, and not counted as deliveries.
+  caf::replies_to<atom::give_back, std::vector<std::string>>::with<
+    std::vector<caf::error>>,
   // Extends leases to the given time from now.
   caf::replies_to<atom::extend, std::vector<std::string>,
                   caf::timespan>::with<std::vector<caf::error>>,

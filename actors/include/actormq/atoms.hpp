@@ -43,6 +43,8 @@ using flush = caf::atom_constant<caf::atom("flush")>;
 using ok = caf::atom_constant<caf::atom("ok")>;
 /// Internal: write what was batched so far.
 using commit = caf::atom_constant<caf::atom("commit")>;
+/// Return leases that never reached their receiver.
+using give_back = caf::atom_constant<caf::atom("give_back")>;
 /// Stop waiting: long polls are answered now (the service is stopping).
 using drain = caf::atom_constant<caf::atom("drain")>;
 /// A periodic or scheduled wake-up.

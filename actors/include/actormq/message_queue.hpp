@@ -238,6 +238,11 @@ public:
   caf::error release(const std::string& receipt, caf::timespan delay,
                      time_point now);
 
+  /// Ends a lease whose message never reached its receiver: ready again at
+  /// once, its receive count as before the lease (so it never becomes a
+  /// dead letter for it).
+  caf::error give_back(const std::string& receipt, time_point now);
+
   /// Gives a lease `visibility` more time from now.
   caf::error extend(const std::string& receipt, caf::timespan visibility,
                     time_point now);
