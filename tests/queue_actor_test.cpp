@@ -291,6 +291,29 @@ TEST_CASE_METHOD(queue_fixture,
   CHECK(sched.clock().schedule().size() <= 2);
 }
 
+TEST_CASE_METHOD(queue_fixture,
+                 "ever earlier deadlines hold a bounded number of timers") {
+  REQUIRE(enqueue(q, "held"));
+  auto xs = receive(q, 1, std::chrono::hours{12});
+  REQUIRE(xs.size() == 1);
+  // Each extend moves the lease's end a little earlier: a timer each would
+  // grow without bound for 12 hours.
+  for (int i = 1; i <= 5000; ++i) {
+    auto results = request<std::vector<caf::error>>(
+      q, atom::extend::value, std::vector<std::string>{xs[0].receipt},
+      caf::timespan{std::chrono::hours{12} - i * 7ms});
+    REQUIRE(results);
+    REQUIRE_FALSE(results->front());
+  }
+  CHECK(sched.clock().schedule().size() <= 64);
+  // The lease still ends on time, not a tick late.
+  advance(std::chrono::hours{12} - 5000 * 7ms - 1ms);
+  CHECK(stats(q).in_flight == 1);
+  advance(1ms);
+  CHECK(stats(q).in_flight == 0);
+  CHECK(stats(q).ready == 1);
+}
+
 TEST_CASE_METHOD(testing::fixture,
                  "waiting receivers count against the memory bound") {
   auto budget = std::make_shared<memory_budget>();

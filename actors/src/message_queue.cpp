@@ -416,6 +416,8 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
   advance(now);
   std::vector<message> result;
   for (auto& [priority, b] : ready_) {
+    if (result.size() == max)
+      break;
     auto f = b.fresh.begin();
     auto r = b.returned.begin();
     while (result.size() < max

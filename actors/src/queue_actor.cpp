@@ -19,6 +19,23 @@ time_point now_of(self_ptr self) {
   return self->clock().now();
 }
 
+/// When to wake up for a deadline at `next`: at it when it is under 1 ms
+/// away, else at the point before it of a grid whose step is the largest
+/// power of two (in ms) not above the distance. A tick that comes early
+/// sets the next, finer one. However the deadlines move (ever earlier
+/// extends), at most two ticks per step size are pending at a time, so
+/// under 60 for 12 hours, not one per deadline.
+time_point wake_time(time_point now, time_point next) {
+  auto distance = next - now;
+  caf::timespan step = std::chrono::milliseconds{1};
+  if (distance < step)
+    return next;
+  while (2 * step <= distance)
+    step *= 2;
+  auto since = next.time_since_epoch();
+  return time_point{since - since % step};
+}
+
 caf::timespan visibility_or_default(self_ptr self, caf::timespan x) {
   return x > caf::timespan{0} ? x
                               : self->state.queue.attributes().visibility;
@@ -131,8 +148,9 @@ void settle(self_ptr self, time_point now) {
       && (!next || st.deadlines.begin()->first < *next))
     next = st.deadlines.begin()->first;
   if (next && (st.ticks.empty() || *next < *st.ticks.begin())) {
-    st.ticks.insert(*next);
-    self->delayed_send(self, *next - now, atom::tick::value);
+    auto at = wake_time(now, *next);
+    st.ticks.insert(at);
+    self->delayed_send(self, at - now, atom::tick::value);
   }
 }
 
