@@ -316,7 +316,8 @@ TEST_CASE_METHOD(queue_fixture, "stats count every state and total") {
 
 TEST_CASE("queues sharing a memory budget are bounded together") {
   auto budget = std::make_shared<memory_budget>();
-  budget->limit = 2 * (memory_budget::per_message + 10);
+  budget->limit
+    = 2 * (memory_budget::per_message + 10 + memory_budget::per_priority);
   time_point now{};
   {
     message_queue a{{}, {}, budget};
@@ -507,6 +508,36 @@ TEST_CASE("extending a lease keeps one key for it, not one per extend") {
   CHECK(f.q.stats(f.now).ready == 1);
 }
 
+TEST_CASE("each priority with ready messages counts against the bound") {
+  auto budget = std::make_shared<memory_budget>();
+  budget->limit
+    = 4 * (memory_budget::per_message + 1) + memory_budget::per_priority;
+  message_queue q{{}, {}, budget};
+  time_point now{};
+  // One priority: four messages fit.
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(q.push(text("x", 7), now));
+  CHECK(budget->used
+        == 4 * (memory_budget::per_message + 1) + memory_budget::per_priority);
+  REQUIRE(q.purge() == 4);
+  CHECK(budget->used == 0);
+  // A priority each: the second passes the bound with its bucket (it was
+  // admitted), the third is refused.
+  CHECK(q.push(text("x", 1), now));
+  CHECK(q.push(text("x", 2), now));
+  auto refused = q.push(text("x", 3), now);
+  REQUIRE_FALSE(refused);
+  CHECK(error_of(refused.error()) == ec::out_of_memory);
+  // Taking the last message of a priority gives its bucket back.
+  auto xs = q.receive(1, 30s, now);
+  REQUIRE(xs.size() == 1);
+  CHECK(budget->used == 2 * (memory_budget::per_message + 1)
+                          + memory_budget::per_priority);
+  REQUIRE_FALSE(q.ack(xs[0].receipt, now));
+  CHECK(budget->used == memory_budget::per_message + 1
+                          + memory_budget::per_priority);
+}
+
 TEST_CASE("remembered dedup ids count against the memory bound") {
   auto budget = std::make_shared<memory_budget>();
   message_queue q{{}, {}, budget};
@@ -516,7 +547,8 @@ TEST_CASE("remembered dedup ids count against the memory bound") {
   REQUIRE(q.push(x, now));
   auto with_id = budget->used.load();
   CHECK(with_id == 1 + memory_budget::per_message + 8
-                     + memory_budget::per_dedup_id);
+                     + memory_budget::per_dedup_id
+                     + memory_budget::per_priority);
   // A repeat adds nothing.
   REQUIRE(q.push(x, now));
   CHECK(budget->used == with_id);
@@ -555,8 +587,10 @@ TEST_CASE("a batch takes its memory in one step, beside other queues") {
   other.join();
   CHECK(a.size() % 3 == 0);
   CHECK(b.size() % 3 == 0);
+  auto priorities = (a.size() > 0 ? 1u : 0u) + (b.size() > 0 ? 1u : 0u);
   CHECK(budget->used
-        == (a.size() + b.size()) * (memory_budget::per_message + 1));
+        == (a.size() + b.size()) * (memory_budget::per_message + 1)
+             + priorities * memory_budget::per_priority);
   CHECK(in_a + in_b > 0);
   CHECK(partial == 0);
 }

@@ -159,7 +159,9 @@ TEST_CASE_METHOD(registry_fixture, "dead letters go to the named queue and "
 TEST_CASE("a memory bound holds across all queues") {
   testing::fixture f;
   registry_config cfg;
-  cfg.max_memory_bytes = 3 * memory_budget::per_message;
+  // Room for two one-byte messages, each in a queue of its own.
+  cfg.max_memory_bytes
+    = 2 * (memory_budget::per_message + 1 + memory_budget::per_priority);
   auto reg = f.sys.spawn(registry, cfg);
   auto push = [&](const std::string& queue_name) {
     auto q = f.request<queue_actor>(reg, atom::get::value, queue_name, true);

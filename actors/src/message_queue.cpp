@@ -283,13 +283,25 @@ void message_queue::schedule(uint64_t slot, entry& e, caf::timespan delay,
 void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
   e.st = state::ready;
   ready_count_ += 1;
-  auto& b = ready_[e.msg.priority];
+  auto [bucket, created] = ready_.try_emplace(e.msg.priority);
+  if (created)
+    budget_.take(memory_budget::per_priority);
+  auto& b = bucket->second;
   order_key key{e.msg.enqueued_at, e.msg.id};
   if (fresh && (b.fresh.empty() || b.fresh_back < key)) {
     b.fresh.push_back(slot);
     b.fresh_back = key;
   } else {
     b.returned.emplace(key, slot);
+  }
+}
+
+void message_queue::drop_if_empty(
+  std::map<int32_t, ready_bucket, std::greater<int32_t>>::iterator b) {
+  skip_stale(b->second);
+  if (b->second.fresh.empty() && b->second.returned.empty()) {
+    ready_.erase(b);
+    budget_.release(memory_budget::per_priority);
   }
 }
 
@@ -327,16 +339,15 @@ std::vector<lease> message_queue::receive(size_t max,
     auto& b = bucket->second;
     auto first = first_of(b);
     if (!first) {
-      ready_.erase(bucket);
+      drop_if_empty(bucket);
       continue;
     }
     auto slot = first->second;
-    if (!b.fresh.empty() && b.fresh.front() == slot) {
+    if (!b.fresh.empty() && b.fresh.front() == slot)
       b.fresh.pop_front();
-      skip_stale(b);
-    } else {
+    else
       b.returned.erase(b.returned.begin());
-    }
+    drop_if_empty(bucket);
     ready_count_ -= 1;
     auto& e = *find(slot);
     e.st = state::leased;
@@ -449,7 +460,8 @@ uint64_t message_queue::purge() {
   if (journaling_)
     for (auto& [slot, e] : entries_)
       touched_.push_back(slot);
-  budget_.release(bytes_ + n * memory_budget::per_message);
+  budget_.release(bytes_ + n * memory_budget::per_message
+                  + ready_.size() * memory_budget::per_priority);
   entries_.clear();
   ready_.clear();
   ready_count_ = 0;
@@ -627,7 +639,7 @@ message message_queue::erase(uint64_t slot, bool stored) {
   if (was == state::ready) {
     // Keeps the front of the bucket's deque ready (see first_of).
     if (auto b = ready_.find(priority); b != ready_.end())
-      skip_stale(b->second);
+      drop_if_empty(b);
   }
   if (stored) {
     if (auto o = origins_.find(slot); o != origins_.end()) {

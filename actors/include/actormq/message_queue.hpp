@@ -30,6 +30,12 @@ struct memory_budget {
   static constexpr uint64_t per_message = 160;
   /// What a remembered dedup id costs beyond its text (two index nodes).
   static constexpr uint64_t per_dedup_id = 96;
+  /// What each priority with ready messages costs in a queue (a map node
+  /// and its deque's first block). Taken when a message makes one exist,
+  /// even past the bound (the message was admitted): a batch of new
+  /// priorities can pass the bound by this much per message, and later
+  /// enqueues are refused until it is back under.
+  static constexpr uint64_t per_priority = 768;
   /// Bytes held now, by all queues that share this budget.
   std::atomic<uint64_t> used{0};
   /// The bound; 0 means none.
@@ -376,6 +382,10 @@ private:
   void compact();
   /// Drops ids at the front of a bucket's deque that are no longer ready.
   void skip_stale(ready_bucket& b);
+  /// Erases bucket `b` (and gives its memory back) if nothing in it is
+  /// ready.
+  void drop_if_empty(
+    std::map<int32_t, ready_bucket, std::greater<int32_t>>::iterator b);
   /// Returns a bucket's first ready message, if any.
   std::optional<ready_ref> first_of(const ready_bucket& b) const;
   /// Makes a leased message ready (or delayed, or a dead letter).
