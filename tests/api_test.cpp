@@ -15,12 +15,15 @@ using nlohmann::json;
 
 namespace {
 
-/// The real server (1 KiB messages, room for 64 small ones in all) and a
-/// client connected to it.
+/// The real server (1 KiB messages, room for 64 small ones and a few
+/// queues in all) and a client connected to it.
 struct api_fixture : test::running_server {
   std::unique_ptr<test::http_client> client;
 
-  api_fixture() : running_server(1024, 64 * memory_budget::per_message) {
+  api_fixture()
+    : running_server(1024, 64 * memory_budget::per_message
+                             + 4 * memory_budget::per_queue
+                             + 2 * memory_budget::per_priority) {
     client = std::make_unique<test::http_client>(srv.port());
   }
 

@@ -159,9 +159,11 @@ TEST_CASE_METHOD(registry_fixture, "dead letters go to the named queue and "
 TEST_CASE("a memory bound holds across all queues") {
   testing::fixture f;
   registry_config cfg;
-  // Room for two one-byte messages, each in a queue of its own.
+  // Room for three queues and two one-byte messages, each in a queue of
+  // its own.
   cfg.max_memory_bytes
-    = 2 * (memory_budget::per_message + 1 + memory_budget::per_priority);
+    = 3 * memory_budget::per_queue
+      + 2 * (memory_budget::per_message + 1 + memory_budget::per_priority);
   auto reg = f.sys.spawn(registry, cfg);
   auto push = [&](const std::string& queue_name) {
     auto q = f.request<queue_actor>(reg, atom::get::value, queue_name, true);
@@ -347,4 +349,28 @@ TEST_CASE_METHOD(registry_fixture,
   auto restarted = get("old");
   REQUIRE(restarted != old);
   poll(restarted);
+}
+
+TEST_CASE("each queue counts against the memory bound") {
+  testing::fixture f;
+  registry_config cfg;
+  cfg.max_memory_bytes = 2 * memory_budget::per_queue;
+  auto reg = f.sys.spawn(registry, cfg);
+  auto get = [&](const std::string& name) {
+    return f.request<queue_actor>(reg, atom::get::value, name, true);
+  };
+  REQUIRE(get("a"));
+  REQUIRE(get("b"));
+  auto refused = get("c");
+  REQUIRE_FALSE(refused);
+  CHECK(error_of(refused.error()) == ec::out_of_memory);
+  auto put = f.request<queue_actor>(reg, atom::put::value, std::string{"c"},
+                                    queue_attributes{},
+                                    uint32_t{0});
+  REQUIRE_FALSE(put);
+  CHECK(error_of(put.error()) == ec::out_of_memory);
+  // Those that exist are still served; a delete makes room.
+  REQUIRE(get("a"));
+  REQUIRE(f.request<bool>(reg, atom::remove::value, std::string{"a"}));
+  CHECK(get("c"));
 }

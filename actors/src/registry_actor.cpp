@@ -67,6 +67,8 @@ void registry_state::start(recovered_state& recovered) {
   for (auto& x : recovered.queues) {
     auto name = x->queue.name;
     entry e;
+    e.share = budget_share{budget};
+    e.share.take(memory_budget::per_queue);
     e.attributes = x->queue.attributes;
     e.incarnation = x->queue.incarnation;
     queue_config qcfg;
@@ -134,6 +136,8 @@ registry_state::obtain(const std::string& name,
     cfg.incarnation = ids->fetch_add(1);
   auto incarnation = cfg.incarnation;
   auto& e = queues[name];
+  e.share = budget_share{budget};
+  e.share.take(memory_budget::per_queue);
   e.handle = spawn_queue(name, std::move(cfg));
   e.attributes = attrs;
   e.incarnation = incarnation;
@@ -180,6 +184,8 @@ caf::result<queue_actor> registry_state::get(const std::string& name,
     i->second.failed = false;
     restart(name);
   }
+  if (i == queues.end() && !budget->fits(memory_budget::per_queue))
+    return make_error(ec::out_of_memory);
   auto& e = obtain(name, defaults);
   auto rp = self->make_response_promise<queue_actor>();
   when_ready(e, [this, name, rp](const caf::error& err) mutable {
@@ -200,6 +206,8 @@ caf::result<queue_actor> registry_state::put(const std::string& name,
   patch_attributes(attrs, values, fields);
   if (auto err = check_attributes(name, attrs))
     return err;
+  if (created && !budget->fits(memory_budget::per_queue))
+    return make_error(ec::out_of_memory);
   auto& e = obtain(name, attrs);
   auto rp = self->make_response_promise<queue_actor>();
   auto done = answer(rp, e.handle);

@@ -36,10 +36,18 @@ struct memory_budget {
   /// priorities can pass the bound by this much per message, and later
   /// enqueues are refused until it is back under.
   static constexpr uint64_t per_priority = 768;
+  /// What a queue costs with nothing in it (its actor, its state, its
+  /// registry entry; an estimate, as the others).
+  static constexpr uint64_t per_queue = 4096;
   /// Bytes held now, by all queues that share this budget.
   std::atomic<uint64_t> used{0};
   /// The bound; 0 means none.
   uint64_t limit = 0;
+
+  /// Whether `n` more bytes fit the bound now.
+  bool fits(uint64_t n) const {
+    return limit == 0 || used.load(std::memory_order_relaxed) + n <= limit;
+  }
 };
 
 /// One queue's part of a memory_budget; gives it back when destroyed.

@@ -48,6 +48,9 @@ struct registry_state {
   struct entry {
     queue_actor handle;
     queue_attributes attributes;
+    /// What the queue itself costs (memory_budget::per_queue), given back
+    /// with the entry.
+    budget_share share;
     /// Names its records in the store.
     uint64_t incarnation = 0;
     /// Its queue record is written and its actor runs; until then,
