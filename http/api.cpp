@@ -411,7 +411,9 @@ route_match match_route(verb method, std::string_view path) {
     if (r.method == wanted) {
       result.result = route_match::outcome::found;
       result.kind = r.kind;
-      result.queue = std::move(queue);
+      // The original's POST /enqueue: the queue named "default".
+      result.queue = r.kind == op::enqueue_compat ? "default"
+                                                  : std::move(queue);
       return result;
     }
     result.result = route_match::outcome::no_method;
@@ -431,6 +433,32 @@ route_match match_route(verb method, std::string_view path) {
   return result;
 }
 
+std::optional<auth::action> needed_grant(op kind) {
+  switch (kind) {
+    case op::healthz:
+    case op::list_queues:
+      return std::nullopt;
+    case op::enqueue_compat:
+    case op::enqueue:
+      return auth::action::send;
+    case op::receive:
+    case op::ack:
+    case op::release:
+    case op::extend:
+    case op::peek:
+      return auth::action::receive;
+    case op::put_queue:
+    case op::get_queue:
+    case op::delete_queue:
+    case op::purge:
+    case op::redrive:
+      return auth::action::manage;
+    case op::metrics:
+      return auth::action::metrics;
+  }
+  return auth::action::manage;
+}
+
 reply method_not_allowed_reply(const route_match& m) {
   auto r = problem_reply(problem::method_not_allowed);
   r.headers = "Allow: " + m.allow + "\r\n";
@@ -443,11 +471,9 @@ parsed parse_call(const route_match& m, const route_input& in,
   call.kind = m.kind;
   call.queue = m.queue;
   if (m.kind == op::enqueue_compat) {
-    // The original's POST /enqueue: the queue named "default".
     auto body = parse_enqueue(in.content_type, in.body);
     if (auto p = std::get_if<problem>(&body))
       return problem_reply(*p);
-    call.queue = "default";
     call.messages.emplace_back().data = std::move(std::get<payload>(body));
     return call;
   }

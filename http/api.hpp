@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -9,6 +11,7 @@
 #include <caf/timespan.hpp>
 
 #include "actormq/actors.hpp"
+#include "auth.hpp"
 #include "json_api.hpp"
 #include "wire.hpp"
 
@@ -58,6 +61,9 @@ struct api_call {
   /// their values; a PUT changes what it names and keeps the rest.
   uint32_t attribute_fields = 0;
   queue_attributes attributes;
+  /// list_queues with access control on: the grants of the caller's token
+  /// (it sees only the queues they name); null: every queue.
+  std::shared_ptr<const auth::grants> visible;
 };
 
 /// Limits the API applies to every call.
@@ -79,7 +85,8 @@ struct route_match {
     no_method,
   };
   outcome result = outcome::no_path;
-  /// found: the operation, and the path's `{q}` segment (may be invalid).
+  /// found: the operation, and the queue it is about: the path's `{q}`
+  /// segment (may be invalid), `default` for POST /enqueue.
   op kind = op::healthz;
   std::string queue;
   /// no_method: the methods the path takes, e.g. "GET, HEAD, OPTIONS".
@@ -91,6 +98,11 @@ struct route_match {
 /// trailing slash. OPTIONS (CORS preflight) is not routed: it works on
 /// every path.
 route_match match_route(verb method, std::string_view path);
+
+/// The grant an operation needs when access control is on; none for
+/// healthz (open) and list_queues (any token lists the queues it holds a
+/// grant on).
+std::optional<auth::action> needed_grant(op kind);
 
 /// `405` for a path that does not take the method, with its Allow header.
 reply method_not_allowed_reply(const route_match& m);

@@ -1,5 +1,6 @@
 #include "bridge.hpp"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -160,8 +161,15 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
         case op::list_queues:
         case op::metrics: {
           auto metrics = call.kind == op::metrics;
+          auto visible = std::move(call.visible);
           self->request(reg, caf::infinite, atom::list::value)
             .then([=](std::vector<queue_info>& xs) {
+              if (visible)
+                xs.erase(std::remove_if(xs.begin(), xs.end(),
+                                        [&](const queue_info& x) {
+                                          return !visible->may_see(x.name);
+                                        }),
+                         xs.end());
               r.respond(metrics ? metrics_reply(xs) : queues_reply(xs));
             }, fail);
           return;

@@ -67,7 +67,13 @@ config::config()
     .add(consume_batch_, "consume-batch",
          "messages the built-in consumer takes per interval (default 1)")
     .add(consumers_, "consumers",
-         "built-in consumers, 0 for none (default 1)");
+         "built-in consumers, 0 for none (default 1)")
+    .add(auth_file_, "auth-file",
+         "file of tokens and their grants: turns access control on; "
+         "SIGHUP reads it again")
+    .add(new_token_, "new-token",
+         "print a new random token named NAME and its auth file line, "
+         "then exit");
   // Two cores serve HTTP; two scheduler threads keep the actors close to
   // them. The sharing policy wakes an idle worker at once instead of letting
   // it sleep-poll: lower latency per request (bench/cycle.sh: 0.14x -> 0.20x
@@ -149,6 +155,18 @@ std::string config::validate(settings& out) const {
     return "--consumers must be between 0 and 64, got "
            + std::to_string(consumers_);
   result.consumers = static_cast<uint32_t>(consumers_);
+  if (!new_token_.empty() && !auth::valid_name(new_token_))
+    return "--new-token must be a name of 1-64 visible ASCII characters "
+           "but '#' (no spaces)";
+  result.new_token = new_token_;
+  if (!auth_file_.empty()) {
+    auto loaded = auth::token_set::load(auth_file_);
+    if (auto err = std::get_if<auth::load_error>(&loaded))
+      return "--auth-file: " + err->text;
+    result.tokens = std::make_shared<const auth::token_set>(
+      std::move(std::get<auth::token_set>(loaded)));
+  }
+  result.auth_file = auth_file_;
   out = std::move(result);
   return {};
 }

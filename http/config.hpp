@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/actor_system_config.hpp>
@@ -9,6 +10,7 @@
 
 #include "actormq/log.hpp"
 #include "actormq/storage_actor.hpp"
+#include "auth.hpp"
 
 namespace actormq::http {
 
@@ -52,6 +54,13 @@ struct settings {
   uint32_t consume_batch = 1;
   /// Built-in consumers; 0: none.
   uint32_t consumers = 1;
+  /// The auth file; empty: access control off.
+  std::string auth_file;
+  /// Its tokens (null: access control off).
+  std::shared_ptr<const auth::token_set> tokens;
+  /// With --new-token=NAME: the name; actormq prints a new token and its
+  /// line for the auth file, and exits.
+  std::string new_token;
 };
 
 /// The command line and `caf-application.ini` of `actormq`: CAF's own
@@ -83,6 +92,8 @@ private:
   std::string consume_queue_;
   int64_t consume_batch_;
   int64_t consumers_;
+  std::string auth_file_;
+  std::string new_token_;
 };
 
 } // namespace actormq::http

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <optional>
 #include <utility>
 
 #include <sys/socket.h>
@@ -197,14 +198,63 @@ void connection::route(request& req) {
     auto& h = st_->storage_healthy;
     finish(!h || h->load() ? healthy_reply() : storage_failing_reply());
   } else {
-    auto parsed = parse_call(m, route_input{req.query, req.content_type,
-                                            req.body},
-                             st_->limits);
-    if (auto call = std::get_if<api_call>(&parsed))
-      dispatch(std::move(*call));
-    else
-      finish(std::get<reply>(parsed));
+    serve_call(req, m);
   }
+}
+
+namespace {
+
+/// The 403 a parsed call gets from the token `who` beyond its route's
+/// grant, if any: a PUT that names a dead-letter queue sends messages
+/// there, so it needs a send grant on that queue too.
+std::optional<reply> refusal(const auth::grants& who, const api_call& call) {
+  auto& dlq = call.attributes.dead_letter_queue;
+  if (call.kind == op::put_queue
+      && (call.attribute_fields & attribute_field::dead_letter_queue) != 0
+      && !dlq.empty() && !who.allows(auth::action::send, dlq))
+    return forbidden_reply(auth::name_of(auth::action::send), dlq);
+  return std::nullopt;
+}
+
+} // namespace
+
+/// Serves a found route: with access control on, the token comes first
+/// (401 without a known one, 403 without the grant), before anything reads
+/// the body; then the call goes to a bridge.
+void connection::serve_call(const request& req, const route_match& m) {
+  std::shared_ptr<const auth::grants> who;
+  if (auto tokens = std::atomic_load(&st_->tokens)) {
+    auto c = tokens->identify(req.authorization);
+    if (!c.token) {
+      finish(problem_reply(c.presented ? problem::invalid_token
+                                       : problem::token_required));
+      return;
+    }
+    auto grant = needed_grant(m.kind);
+    if (grant && !c.token->allows(*grant, m.queue)) {
+      finish(forbidden_reply(auth::name_of(*grant), m.queue));
+      return;
+    }
+    // Shares the set's ownership: a reload meanwhile cannot free them.
+    who = std::shared_ptr<const auth::grants>{tokens, c.token};
+  }
+  auto parsed = parse_call(m, route_input{req.query, req.content_type,
+                                          req.body},
+                           st_->limits);
+  auto call = std::get_if<api_call>(&parsed);
+  if (!call) {
+    finish(std::get<reply>(parsed));
+    return;
+  }
+  if (who) {
+    if (auto r = refusal(*who, *call)) {
+      finish(*r);
+      return;
+    }
+    if (call->kind == op::list_queues)
+      call->visible = std::move(who);
+  }
+  dispatch(std::move(*call));
 }
 
 /// Answers a CORS preflight as Express' cors() does.

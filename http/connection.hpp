@@ -53,6 +53,10 @@ struct shared_state {
   api_limits limits;
   /// False while the store fails; null: no store.
   std::shared_ptr<const std::atomic<bool>> storage_healthy;
+  /// The tokens in force (--auth-file); null: access control off. A
+  /// reload swaps the set whole: read and write the pointer with
+  /// std::atomic_load and std::atomic_store only.
+  std::shared_ptr<const auth::token_set> tokens;
   /// Time for a request line and headers, for a whole request, and for a
   /// keep-alive connection waiting for its next request.
   clock_type::duration header_timeout;
@@ -147,6 +151,7 @@ private:
   size_t parse(const char* data, size_t size);
   void serve(request& req);
   void route(request& req);
+  void serve_call(const request& req, const route_match& m);
   void preflight(const request& req);
   void dispatch(api_call call);
   bool answer(const reply& r);

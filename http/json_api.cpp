@@ -25,6 +25,14 @@ reply retry_later(reply r) {
   return r;
 }
 
+/// RFC 6750: a 401 names the scheme the client should use.
+reply bearer_challenge(reply r, std::string_view error) {
+  r.headers = "WWW-Authenticate: Bearer realm=\"actormq\"";
+  r.headers += error;
+  r.headers += "\r\n";
+  return r;
+}
+
 std::string_view trim(std::string_view x) {
   while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
     x.remove_prefix(1);
@@ -177,6 +185,16 @@ reply problem_reply(problem x) {
     case problem::too_many_connections:
       return retry_later(error_body(503, "Server is at its connection limit "
                                          "(--max-connections); retry later"));
+    case problem::token_required:
+      return bearer_challenge(
+        error_body(401, "A token is required: send Authorization: Bearer "
+                        "<token>"),
+        "");
+    case problem::invalid_token:
+      return bearer_challenge(
+        error_body(401, "The token is not valid (not in the server's auth "
+                        "file)"),
+        ", error=\"invalid_token\"");
     case problem::internal_error:
       break;
   }
@@ -188,6 +206,24 @@ reply invalid_field_reply(std::string_view field, std::string_view rule) {
   text += ' ';
   text += rule;
   return error_body(400, text);
+}
+
+reply forbidden_reply(std::string_view action, std::string_view queue) {
+  std::string text = "The token holds no ";
+  text += action;
+  text += " grant";
+  if (!queue.empty()) {
+    text += " for queue '";
+    text += queue;
+    text += "' (";
+    text += action;
+    text += ":GLOB with a GLOB that matches it, or *)";
+  } else {
+    text += " (";
+    text += action;
+    text += ", or *)";
+  }
+  return error_body(403, text);
 }
 
 problem to_problem(const caf::error& x) {

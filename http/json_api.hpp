@@ -72,6 +72,12 @@ enum class problem : uint8_t {
   request_timeout,
   /// 503: the server holds --max-connections; the connection closes.
   too_many_connections,
+  /// 401: access control is on and the request carries no bearer token
+  /// (with WWW-Authenticate).
+  token_required,
+  /// 401: the bearer token is none of the auth file's (with
+  /// WWW-Authenticate, error="invalid_token").
+  invalid_token,
   /// 500: a bug; details go to the log, never to the client.
   internal_error,
 };
@@ -98,6 +104,10 @@ reply problem_reply(problem x);
 
 /// `400 {"error": "<field> <rule>"}`: a request field out of its rules.
 reply invalid_field_reply(std::string_view field, std::string_view rule);
+
+/// `403`: the request's token holds no grant for `action` (send, receive,
+/// manage, metrics) on `queue` (empty for metrics).
+reply forbidden_reply(std::string_view action, std::string_view queue);
 
 /// Maps an error from an actor to the problem a client sees.
 problem to_problem(const caf::error& x);

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "actormq/durable.hpp"
 #include "actormq/log.hpp"
 #include "actormq/registry_actor.hpp"
+#include "auth.hpp"
 #include "config.hpp"
 #include "server.hpp"
 
@@ -34,6 +36,26 @@ void on_failure(const caf::error&) {
   ::kill(::getpid(), SIGTERM);
 }
 
+/// --new-token=NAME: prints a new token and its line for the auth file.
+int print_new_token(const std::string& name) {
+  using namespace actormq::http;
+  try {
+    auto token = auth::new_token();
+    std::printf("%s\n%s %s\n", token.c_str(), name.c_str(),
+                auth::digest_hex(token).c_str());
+    std::fflush(stdout);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "actormq: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "actormq: above, the token (give it to its client; it is "
+               "shown only now) and its line for the auth file: add the "
+               "line with its grants (send:GLOB receive:GLOB manage:GLOB "
+               "metrics *), then send actormq SIGHUP\n");
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -43,6 +65,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   http::config cfg;
   if (auto err = cfg.parse(argc, argv)) {
@@ -58,6 +81,8 @@ int main(int argc, char** argv) {
                  msg.c_str());
     return 2;
   }
+  if (!opts.new_token.empty())
+    return print_new_token(opts.new_token);
   log::set_level(opts.log_level);
   caf::actor_system sys{cfg};
   registry_config rcfg;
@@ -113,6 +138,8 @@ int main(int argc, char** argv) {
   scfg.max_connections = opts.max_connections;
   scfg.defaults = defaults;
   scfg.storage_healthy = node.healthy;
+  scfg.auth_file = opts.auth_file;
+  scfg.tokens = opts.tokens;
   http::server srv{sys, registry, scfg};
   try {
     srv.start();
@@ -121,10 +148,16 @@ int main(int argc, char** argv) {
     stop_actors();
     return 1;
   }
+  if (opts.tokens)
+    log::info("access control on: " + std::to_string(opts.tokens->size())
+              + " tokens from " + opts.auth_file);
   log::info("ActorMQ listening on " + opts.host + ":"
             + std::to_string(srv.port()));
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    log::info("SIGHUP received, reading the files again");
+    srv.reload();
+  }
   if (failed)
     log::error("shutting down after a failure, exit status 70");
   else

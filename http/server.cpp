@@ -4,12 +4,15 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <pistache/listener.h>
 
+#include "actormq/log.hpp"
+#include "auth.hpp"
 #include "bridge.hpp"
 #include "connection.hpp"
 #include "transport.hpp"
@@ -30,6 +33,24 @@ struct server::impl {
   std::unique_ptr<Pistache::Tcp::Listener> listener;
   /// Spawns, watches and replaces the bridges.
   caf::actor supervisor;
+
+  /// Reads the auth file again; a good one replaces the tokens in force.
+  bool reload_tokens() {
+    if (cfg.auth_file.empty())
+      return true;
+    auto loaded = auth::token_set::load(cfg.auth_file);
+    if (auto err = std::get_if<auth::load_error>(&loaded)) {
+      log::error("auth file refused, the tokens in force stay: "
+                 + err->text);
+      return false;
+    }
+    auto tokens = std::make_shared<const auth::token_set>(
+      std::move(std::get<auth::token_set>(loaded)));
+    auto count = tokens->size();
+    std::atomic_store(&st->tokens, std::move(tokens));
+    log::info("auth file reloaded: " + std::to_string(count) + " tokens");
+    return true;
+  }
 };
 
 server::server(caf::actor_system& sys, registry_actor registry,
@@ -60,6 +81,7 @@ void server::start() {
   d.st->max_connections = d.cfg.max_connections;
   d.st->actor_timeout = d.cfg.actor_timeout;
   d.st->receive_margin = d.cfg.receive_margin;
+  std::atomic_store(&d.st->tokens, d.cfg.tokens);
   d.supervisor = detail::spawn_bridges(
     d.sys, d.st,
     detail::bridge_config{d.registry},
@@ -119,6 +141,12 @@ void server::stop() {
     }
   }
   d.listener.reset();
+}
+
+bool server::reload() {
+  auto ok = true;
+  ok = impl_->reload_tokens() && ok;
+  return ok;
 }
 
 std::vector<caf::actor> server::bridges() const {

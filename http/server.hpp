@@ -14,6 +14,10 @@
 
 namespace actormq::http {
 
+namespace auth {
+class token_set;
+} // namespace auth
+
 /// Settings of the HTTP frontend.
 struct server_config {
   /// Address to listen on.
@@ -42,6 +46,13 @@ struct server_config {
   queue_attributes defaults;
   /// False while the store fails: /healthz answers 503. Null: no store.
   std::shared_ptr<const std::atomic<bool>> storage_healthy;
+  /// The auth file (--auth-file) that reload() reads again; empty: access
+  /// control off.
+  std::string auth_file;
+  /// The tokens in force from the start, read from `auth_file` by the
+  /// caller (who refuses a bad file before anything starts); null: access
+  /// control off.
+  std::shared_ptr<const auth::token_set> tokens;
 };
 
 /// The REST frontend: Pistache's TCP layer reads requests; each becomes one
@@ -69,6 +80,11 @@ public:
   /// Stops listening, closes connections and ends the frontend's actors.
   /// Safe to call more than once.
   void stop();
+
+  /// Reads the server's files again (the auth file): each that is good
+  /// takes effect for the next request; a bad one is refused with a log
+  /// line, and what was in force stays. Returns whether all took effect.
+  bool reload();
 
   /// The bridge actors serving requests now, one per HTTP thread (a bridge
   /// that ends is replaced in its slot).

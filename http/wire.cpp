@@ -45,6 +45,10 @@ std::string_view reason_phrase(uint16_t status) {
       return "No Content";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -260,6 +264,7 @@ struct request_reader::impl {
       self.expect_continue = false;
       self.hosts = 0;
       self.host_valid = true;
+      self.authorizations = 0;
       self.transfer_encodings = 0;
       self.chunked_only = false;
       self.head_error.reset();
@@ -347,6 +352,8 @@ struct request_reader::impl {
         expect_continue = iequals(value, "100-continue");
       else if (iequals(field, "host"))
         host_valid = ++hosts == 1 && valid_host(value);
+      else if (iequals(field, "authorization"))
+        current.authorization = ++authorizations == 1 ? value : std::string{};
       else if (iequals(field, "transfer-encoding"))
         chunked_only = ++transfer_encodings == 1 && iequals(value, "chunked");
       if (!all_tchars(field) || !valid_field_value(value))
@@ -475,6 +482,7 @@ struct request_reader::impl {
   bool continue_pending = false;
   size_t hosts = 0;
   bool host_valid = true;
+  size_t authorizations = 0;
   size_t transfer_encodings = 0;
   bool chunked_only = false;
   std::optional<problem> head_error;

@@ -28,6 +28,8 @@ struct request {
   std::string content_type;
   /// The Access-Control-Request-Headers header (CORS preflight).
   std::string cors_request_headers;
+  /// The Authorization header; empty if absent or sent more than once.
+  std::string authorization;
   /// The body, de-chunked.
   std::string body;
   /// Whether the connection may serve another request afterwards.

@@ -2,8 +2,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "auth.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
 
@@ -75,4 +79,98 @@ TEST_CASE("a port in use is reported, not crashed on") {
   CHECK(second.output().find("cannot listen on 127.0.0.1:"
                              + std::to_string(port))
         != std::string::npos);
+}
+
+namespace {
+
+/// Writes an auth file of `lines` (each "NAME TOKEN GRANTS", the token in
+/// clear: its SHA-256 goes in the file) and then `tail` as it is to `path`.
+void write_auth_file(const std::string& path,
+                     const std::vector<std::string>& lines,
+                     const std::string& tail = {}) {
+  std::ofstream out{path};
+  for (auto& l : lines) {
+    std::istringstream in{l};
+    std::string name, token, rest;
+    in >> name >> token;
+    std::getline(in, rest);
+    out << name << ' ' << actormq::http::auth::digest_hex(token) << rest
+        << '\n';
+  }
+  out << tail;
+}
+
+int status_with(uint16_t port, const std::string& token) {
+  test::http_client c{port};
+  return c.request("GET", "/queues", {},
+                   "Authorization: Bearer " + token + "\r\n")
+    .status;
+}
+
+} // namespace
+
+TEST_CASE("actormq --new-token=NAME prints a token and its auth file line") {
+  process p{{"--new-token=ci-producer"}};
+  REQUIRE(p.wait_exit(std::chrono::seconds{10}) == 0);
+  std::istringstream out{p.output()};
+  std::string token, line;
+  std::getline(out, token);
+  std::getline(out, line);
+  CHECK(token.size() == 43);
+  CHECK(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+                                "opqrstuvwxyz0123456789-_")
+        == std::string::npos);
+  CHECK(line == "ci-producer " + actormq::http::auth::digest_hex(token));
+  CHECK(p.output().find("SIGHUP") != std::string::npos);
+  for (auto name : {"--new-token=a b", "--new-token=a#b"}) {
+    process bad{{name}};
+    CHECK(bad.wait_exit(std::chrono::seconds{10}) == 2);
+    CHECK(bad.output().find("--new-token") != std::string::npos);
+  }
+}
+
+TEST_CASE("a malformed auth file stops the start with status 2, naming its "
+          "file and line") {
+  temp_dir dir;
+  auto path = dir.path() + "/tokens";
+  write_auth_file(path, {"ok tok-ok *"},
+                  "# fine so far\nbad tok-bad send:orders\n");
+  process p{{"--host=127.0.0.1", "--port=0", dir.option(),
+             "--auth-file=" + path}};
+  CHECK(p.wait_exit(std::chrono::seconds{10}) == 2);
+  CHECK(p.output().find("--auth-file: " + path + ":3: ") != std::string::npos);
+  CHECK(p.output().find("listening") == std::string::npos);
+  process missing{{"--auth-file=" + dir.path() + "/none", dir.option()}};
+  CHECK(missing.wait_exit(std::chrono::seconds{10}) == 2);
+  CHECK(missing.output().find(dir.path() + "/none: cannot be read")
+        != std::string::npos);
+}
+
+TEST_CASE("SIGHUP reads the auth file again: a good one takes effect, a bad "
+          "one is refused, and no token reaches the log") {
+  temp_dir dir;
+  auto path = dir.path() + "/tokens";
+  write_auth_file(path, {"first tok-first-8d2f1c *"});
+  process p{{"--host=127.0.0.1", "--port=0", dir.option() + "/data",
+             "--log-level=debug", "--consume-interval=20ms",
+             "--auth-file=" + path}};
+  CHECK_FALSE(p.wait_for_line("access control on: 1 tokens").empty());
+  auto port = p.port_from_log();
+  CHECK(status_with(port, "tok-first-8d2f1c") == 200);
+  CHECK(status_with(port, "tok-wrong-5e7a90") == 401);
+  write_auth_file(path, {"second tok-second-41b7aa receive:*"});
+  p.signal(SIGHUP);
+  CHECK_FALSE(p.wait_for_line("auth file reloaded: 1 tokens").empty());
+  CHECK(status_with(port, "tok-second-41b7aa") == 200);
+  CHECK(status_with(port, "tok-first-8d2f1c") == 401);
+  write_auth_file(path, {"third tok-third-c03e55 *"}, "broken\n");
+  p.signal(SIGHUP);
+  auto refused = p.wait_for_line("auth file refused");
+  CHECK(refused.find(path + ":2: ") != std::string::npos);
+  CHECK(status_with(port, "tok-second-41b7aa") == 200);
+  CHECK(status_with(port, "tok-third-c03e55") == 401);
+  p.signal(SIGTERM);
+  CHECK(p.wait_exit(std::chrono::seconds{5}) == 0);
+  for (auto secret : {"tok-first", "tok-second", "tok-third", "tok-wrong"})
+    CHECK(p.output().find(secret) == std::string::npos);
 }
