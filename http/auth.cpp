@@ -223,9 +223,9 @@ bool token_set::digest_equal::operator()(const digest& x,
   return CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
 }
 
-std::variant<token_set, load_error>
-token_set::parse(std::string_view text, std::string_view file_name) {
-  token_set result;
+load_result token_set::parse(std::string_view text,
+                              std::string_view file_name) {
+  auto result = std::make_shared<token_set>();
   std::unordered_map<std::string_view, size_t> name_lines;
   std::unordered_map<digest, size_t, digest_hash, digest_equal> digest_lines;
   size_t number = 0;
@@ -258,13 +258,12 @@ token_set::parse(std::string_view text, std::string_view file_name) {
     for (auto word = next_word(line); !word.empty(); word = next_word(line))
       if (auto err = g.add(word); !err.empty())
         return fail(err);
-    result.tokens_.emplace(d, std::move(g));
+    result->tokens_.emplace(d, std::move(g));
   }
   return result;
 }
 
-std::variant<token_set, load_error>
-token_set::load(const std::string& path) {
+load_result token_set::load(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   if (!in)
     return load_error{path + ": cannot be read (" + std::strerror(errno)

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -82,17 +83,21 @@ struct load_error {
   std::string text;
 };
 
+class token_set;
+
+/// A token set to share, or why there is none.
+using load_result = std::variant<std::shared_ptr<const token_set>, load_error>;
+
 /// The tokens of one auth file. Immutable once parsed: share it across
 /// threads freely (a reload makes a new one).
 class token_set {
 public:
   /// Parses the text of an auth file; errors name `file_name` and the
   /// line.
-  static std::variant<token_set, load_error> parse(std::string_view text,
-                                                   std::string_view file_name);
+  static load_result parse(std::string_view text, std::string_view file_name);
 
   /// Reads and parses the auth file at `path`.
-  static std::variant<token_set, load_error> load(const std::string& path);
+  static load_result load(const std::string& path);
 
   /// Looks up the token an Authorization header's value presents
   /// (`Bearer TOKEN`) by its SHA-256 (see auth.cpp on timing).

@@ -163,8 +163,7 @@ std::string config::validate(settings& out) const {
     auto loaded = auth::token_set::load(auth_file_);
     if (auto err = std::get_if<auth::load_error>(&loaded))
       return "--auth-file: " + err->text;
-    result.tokens = std::make_shared<const auth::token_set>(
-      std::move(std::get<auth::token_set>(loaded)));
+    result.tokens = std::get<0>(std::move(loaded));
   }
   result.auth_file = auth_file_;
   out = std::move(result);

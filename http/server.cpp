@@ -44,8 +44,7 @@ struct server::impl {
                  + err->text);
       return false;
     }
-    auto tokens = std::make_shared<const auth::token_set>(
-      std::move(std::get<auth::token_set>(loaded)));
+    auto tokens = std::get<0>(std::move(loaded));
     auto count = tokens->size();
     std::atomic_store(&st->tokens, std::move(tokens));
     log::info("auth file reloaded: " + std::to_string(count) + " tokens");

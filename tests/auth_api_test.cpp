@@ -70,9 +70,8 @@ struct auth_fixture : auth_file, test::running_server {
       running_server(1024, 0, nullptr, [this](server_config& c) {
         c.auth_file = path;
         auto loaded = auth::token_set::load(path);
-        REQUIRE(std::holds_alternative<auth::token_set>(loaded));
-        c.tokens = std::make_shared<const auth::token_set>(
-          std::get<auth::token_set>(std::move(loaded)));
+        REQUIRE(loaded.index() == 0);
+        c.tokens = std::get<0>(std::move(loaded));
       }) {
     client = std::make_unique<test::http_client>(srv.port());
   }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <memory>
 #include <set>
 #include <string>
 #include <variant>
@@ -15,12 +16,12 @@ using namespace actormq::http::auth;
 namespace {
 
 /// Parses `text` as the file "tokens", which must be good.
-token_set good(const std::string& text) {
+std::shared_ptr<const token_set> good(const std::string& text) {
   auto parsed = token_set::parse(text, "tokens");
   auto err = std::get_if<load_error>(&parsed);
   INFO((err ? err->text : "good"));
   REQUIRE(err == nullptr);
-  return std::move(std::get<token_set>(parsed));
+  return std::get<0>(std::move(parsed));
 }
 
 /// Parses `text` as the file "tokens", which must be bad; returns why.
@@ -37,8 +38,9 @@ std::string line(const std::string& name, const std::string& token,
 }
 
 /// The grants of `token` in `set`, which must know it.
-const grants& of(const token_set& set, const std::string& token) {
-  auto c = set.identify("Bearer " + token);
+const grants& of(const std::shared_ptr<const token_set>& set,
+                 const std::string& token) {
+  auto c = set->identify("Bearer " + token);
   REQUIRE(c.token != nullptr);
   return *c.token;
 }
@@ -86,25 +88,25 @@ TEST_CASE("new tokens are 43 URL-safe characters and all differ") {
 
 TEST_CASE("a token is found by the Bearer header that presents it") {
   auto set = good(line("ci", "secret-1", "send:orders"));
-  CHECK(set.size() == 1);
+  CHECK(set->size() == 1);
   for (auto header : {"Bearer secret-1", "bearer secret-1", "BEARER secret-1",
                       "  Bearer   secret-1  ", "Bearer\tsecret-1"}) {
     INFO(header);
-    auto c = set.identify(header);
+    auto c = set->identify(header);
     CHECK(c.presented);
     CHECK(c.token != nullptr);
   }
   for (auto header : {"", "Bearer", "Bearer   ", "Basic c2VjcmV0LTE=",
                       "secret-1", "Bearersecret-1"}) {
     INFO(header);
-    auto c = set.identify(header);
+    auto c = set->identify(header);
     CHECK_FALSE(c.presented);
     CHECK(c.token == nullptr);
   }
   for (auto header : {"Bearer secret-2", "Bearer secret-1x",
                       "Bearer SECRET-1", "Bearer secret-1 secret-1"}) {
     INFO(header);
-    auto c = set.identify(header);
+    auto c = set->identify(header);
     CHECK(c.presented);
     CHECK(c.token == nullptr);
   }
@@ -116,7 +118,7 @@ TEST_CASE("each grant allows its actions on the queues its glob matches") {
                   + line("admin", "a", "manage:*")
                   + line("prometheus", "m", "metrics")
                   + line("root", "r", "*"));
-  REQUIRE(set.size() == 5);
+  REQUIRE(set->size() == 5);
   struct expectation {
     const char* token;
     action what;
@@ -176,13 +178,13 @@ TEST_CASE("comments, blank lines, tabs and CRLF are read as meant") {
               + "# c " + digest_hex("tc") + " *\n"
               + "d " + digest_hex("td") + " manage:x"; // no final newline
   auto set = good(text);
-  CHECK(set.size() == 3);
+  CHECK(set->size() == 3);
   CHECK(of(set, "ta").allows(action::send, "x"));
   CHECK(of(set, "tb").allows(action::metrics, ""));
   CHECK(of(set, "td").allows(action::manage, "x"));
-  CHECK_FALSE(set.identify("Bearer tc").token);
-  CHECK(good("").size() == 0);
-  CHECK(good("# nothing yet\n").size() == 0);
+  CHECK_FALSE(set->identify("Bearer tc").token);
+  CHECK(good("")->size() == 0);
+  CHECK(good("# nothing yet\n")->size() == 0);
 }
 
 TEST_CASE("a malformed file is refused with its name and line") {
@@ -236,8 +238,8 @@ TEST_CASE("a file is read from disk, or its path says why not") {
     out << line("a", "ta", "*");
   }
   auto loaded = token_set::load(path);
-  REQUIRE(std::holds_alternative<token_set>(loaded));
-  CHECK(std::get<token_set>(loaded).size() == 1);
+  REQUIRE(loaded.index() == 0);
+  CHECK(std::get<0>(loaded)->size() == 1);
   auto missing = token_set::load(dir.path() + "/none");
   REQUIRE(std::holds_alternative<load_error>(missing));
   CHECK(std::get<load_error>(missing).text
