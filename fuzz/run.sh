@@ -5,7 +5,8 @@
 #   fuzz/run.sh 300                    every target, 300 s each
 #   fuzz/run.sh 60 http_reader         one target
 # Targets: record_decoder (stored records), http_reader (the HTTP request
-# reader, at once against byte by byte), request_body (JSON and form bodies).
+# reader, at once against byte by byte), request_body (JSON and form bodies),
+# auth_file (the --auth-file parser and its glob matcher).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps clang libclang-rt-14-dev
@@ -13,7 +14,7 @@ seconds="${1:-180}"
 shift || true
 targets=("$@")
 if (( ${#targets[@]} == 0 )); then
-  targets=(record_decoder http_reader request_body)
+  targets=(record_decoder http_reader request_body auth_file)
 fi
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I actors/include -I http)
@@ -27,6 +28,8 @@ for target in "${targets[@]}"; do
     request_body)
       sources=(http/json_api.cpp actors/src/errors.cpp actors/src/log.cpp)
       libs=(-lcaf_core); max_len=8192 ;;
+    auth_file)
+      sources=(http/auth.cpp); libs=(-lcrypto); max_len=4096 ;;
     *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
   esac
   clang++ "${flags[@]}" "${sources[@]}" "fuzz/$target.cpp" "${libs[@]}" \
