@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load test of POST /enqueue (in memory: --fsync=none) against a bare
-# Pistache handler, both measured in the same run, alternating, so the ratio
-# holds on a noisy machine. bench/durable.sh measures --fsync=always.
+# Pistache handler, and the same with access control on (--auth-file, a
+# valid token on every request), all measured in the same run, alternating,
+# so the ratios hold on a noisy machine. bench/durable.sh measures
+# --fsync=always.
 #
 #   bench/enqueue.sh [BUILD_DIR]     (default: build)
 #   env: DURATION=10 (s per round)  CONNECTIONS=64  ROUNDS=3
@@ -13,20 +15,33 @@ build=$(cd "${1:-$here/../build}" && pwd)
 # shellcheck source=bench/servers.sh
 . "$here/servers.sh"
 start_servers --fsync=none
+# A token that may send to "default" (POST /enqueue), minted as a user would.
+auth_port=${auth_port:-18102}
+{ read -r token; read -r line; } \
+  < <("$build/actormq" --new-token=bench 2>/dev/null)
+echo "$line send:default" > "$data/tokens"
+start_actormq "$auth_port" --fsync=none --auth-file="$data/tokens"
+wait_port "$auth_port"
 
 best_bare=0; best_bare_p99=0; best_mq=0; best_mq_p99=0
+best_auth=0; best_auth_p99=0
 for i in $(seq "$rounds"); do
   read -r b bp be < <(wrk_post "$bare_port")
   read -r m mp me < <(wrk_post "$mq_port")
-  printf 'round %d: bare %7d req/s p99 %6d us (%d errors) | enqueue %7d req/s p99 %6d us (%d errors)\n' \
-    "$i" "$b" "$bp" "$be" "$m" "$mp" "$me"
+  read -r a ap ae < <(wrk_post "$auth_port" "Authorization: Bearer $token")
+  printf 'round %d: bare %7d req/s p99 %6d us (%d errors) | enqueue %7d req/s p99 %6d us (%d errors) | with token %7d req/s p99 %6d us (%d errors)\n' \
+    "$i" "$b" "$bp" "$be" "$m" "$mp" "$me" "$a" "$ap" "$ae"
   if (( b > best_bare )); then best_bare=$b; best_bare_p99=$bp; fi
   if (( m > best_mq )); then best_mq=$m; best_mq_p99=$mp; fi
+  if (( a > best_auth )); then best_auth=$a; best_auth_p99=$ap; fi
 done
 awk -v r="$rounds" -v c="$connections" -v d="$duration" \
-    -v b="$best_bare" -v bp="$best_bare_p99" -v m="$best_mq" -v mp="$best_mq_p99" 'BEGIN {
+    -v b="$best_bare" -v bp="$best_bare_p99" -v m="$best_mq" -v mp="$best_mq_p99" \
+    -v a="$best_auth" -v ap="$best_auth_p99" 'BEGIN {
   printf "\nbest of %d rounds, %d connections, %ds each:\n", r, c, d
   printf "  bare handler    %7d req/s  p99 %6.2f ms\n", b, bp / 1000
   printf "  POST /enqueue   %7d req/s  p99 %6.2f ms\n", m, mp / 1000
+  printf "  with a token    %7d req/s  p99 %6.2f ms  (--auth-file)\n", a, ap / 1000
   printf "  ratio enqueue/bare: %.2f (target >= 0.60; p99 target < 10 ms)\n", m / b
+  printf "  ratio with token/without: %.2f (target >= 0.90)\n", a / m
 }'

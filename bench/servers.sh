@@ -25,21 +25,29 @@ wait_port() {
   exit 1
 }
 
+# Starts actormq on 127.0.0.1:$1 with a data directory of its own (extra
+# flags: the rest and $ACTORMQ_ARGS); wait_port waits for it.
+start_actormq() {
+  local port=$1
+  shift
+  # shellcheck disable=SC2086 # ACTORMQ_ARGS holds several flags
+  "$build/actormq" --host=127.0.0.1 --port="$port" --data-dir="$data/$port" \
+    --log-level=warning "$@" ${ACTORMQ_ARGS:-} & pids+=($!)
+}
+
 start_servers() {
   "$build/bare_server" "$bare_port" 2 & pids+=($!)
-  # shellcheck disable=SC2086 # ACTORMQ_ARGS holds several flags
-  "$build/actormq" --host=127.0.0.1 --port="$mq_port" --data-dir="$data" \
-    --log-level=warning "$@" ${ACTORMQ_ARGS:-} & pids+=($!)
+  start_actormq "$mq_port" "$@"
   wait_port "$bare_port"
   wait_port "$mq_port"
 }
 
 # One wrk round of POST /enqueue (bench/post.lua, 100-byte messages) against
-# 127.0.0.1:$1 with $connections connections for $duration seconds; prints
-# "req_per_s p99_us errors".
+# 127.0.0.1:$1 with $connections connections for $duration seconds, with
+# the extra header $2 if given; prints "req_per_s p99_us errors".
 wrk_post() {
   wrk -t2 -c"$connections" -d"${duration}s" -s "$here/post.lua" \
-    "http://127.0.0.1:$1/enqueue" \
+    ${2:+-H "$2"} "http://127.0.0.1:$1/enqueue" \
     | awk '/^RESULT/ {
         split($2, r, "="); split($3, s, "="); split($4, e, "=");
         split($6, p, "=");
