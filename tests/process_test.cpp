@@ -22,7 +22,8 @@ TEST_CASE("actormq --help lists the options and exits 0") {
   CHECK(p.wait_exit(std::chrono::seconds{10}) == 0);
   for (auto opt : {"--host", "--port", "--consume-interval",
                    "--max-message-bytes", "--data-dir", "--log-level",
-                   "--fsync", "--fsync-interval"})
+                   "--fsync", "--fsync-interval", "--auth-file",
+                   "--new-token"})
     CHECK(p.output().find(opt) != std::string::npos);
 }
 
