@@ -378,3 +378,28 @@ TEST_CASE_METHOD(persistence_fixture,
   CHECK(peek(get("dlq")).size() == 1);
   CHECK(peek(get("jobs")).empty());
 }
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a queue deleted and created again at once keeps its record") {
+  REQUIRE(enqueue(get("jobs"), "old"));
+  // The delete's records go once the old actor has ended; the new queue's
+  // record is written before that.
+  auto removed = self->request(reg, caf::infinite, atom::remove::value,
+                               std::string{"jobs"});
+  auto again = self->request(reg, caf::infinite, atom::get::value,
+                             std::string{"jobs"}, true);
+  run();
+  removed.receive([](bool) {},
+                  [](caf::error& err) { FAIL(caf::to_string(err)); });
+  queue_actor q;
+  again.receive([&](queue_actor& x) { q = x; },
+                [](caf::error& err) { FAIL(caf::to_string(err)); });
+  REQUIRE(enqueue(q, "new"));
+  restart();
+  auto xs = peek(get("jobs"));
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0].data.body == "new");
+  // Nothing of it became an orphan.
+  for (auto& [k, v] : db->data)
+    CHECK(k.find("orphaned") == std::string::npos);
+}

@@ -288,32 +288,35 @@ caf::result<bool> registry_state::remove(const std::string& name) {
   for (auto& f : std::exchange(e.waiting, {}))
     f(gone);
   auto rp = self->make_response_promise<bool>();
-  if (e.ready) {
+  auto handle = std::move(e.handle);
+  auto running = e.ready;
+  queues.erase(i);
+  self->send_exit(handle, gone);
+  if (running) {
     // Its records go once it has ended: a write of its own still on its
     // way to the store must not follow the delete.
-    deleting.emplace(e.handle.address(),
+    deleting.emplace(handle.address(),
                      deletion{name, incarnation, answer(rp, true)});
-    self->send_exit(e.handle, gone);
   } else {
     // Not running (its record is not written yet, or it restarts).
-    self->demonitor(e.handle.address());
-    self->send_exit(e.handle, gone);
+    self->demonitor(handle.address());
     erase_records(name, incarnation, answer(rp, true));
   }
-  queues.erase(i);
   return rp;
 }
 
 void registry_state::erase_records(const std::string& name,
                                    uint64_t incarnation, callback done) {
-  write({store_op{store_op::kind::erase, records::queue_key(name), {}},
-         store_op{store_op::kind::erase_range,
-                  records::message_key(incarnation, 0),
-                  records::message_range_end(incarnation)},
-         store_op{store_op::kind::erase_range,
-                  records::dedup_range_begin(incarnation),
-                  records::dedup_range_end(incarnation)}},
-        std::move(done));
+  store_batch ops{store_op{store_op::kind::erase_range,
+                           records::message_key(incarnation, 0),
+                           records::message_range_end(incarnation)},
+                  store_op{store_op::kind::erase_range,
+                           records::dedup_range_begin(incarnation),
+                           records::dedup_range_end(incarnation)}};
+  // A queue of the same name created since has written its own record.
+  if (queues.count(name) == 0)
+    ops.push_back(store_op{store_op::kind::erase, records::queue_key(name), {}});
+  write(std::move(ops), std::move(done));
 }
 
 void registry_state::move_to(
