@@ -491,26 +491,38 @@ void message_queue::end_lease(uint64_t slot, entry& e, caf::timespan delay,
   schedule(slot, e, delay, now);
 }
 
+namespace {
+
+/// Keeps the keys of `heap` that `live` holds. Costs O(h log h) in the
+/// heap's size, never a walk of the queue's messages.
+template <class Heap, class Live>
+void keep_live(Heap& heap, Live live) {
+  std::vector<typename Heap::value_type> kept;
+  for (; !heap.empty(); heap.pop())
+    if (live(heap.top()))
+      kept.push_back(heap.top());
+  heap = Heap{typename Heap::value_compare{}, std::move(kept)};
+}
+
+} // namespace
+
 void message_queue::compact() {
   // Keys of acked, released or extended leases (and of delays that ended
-  // otherwise) wait in the heaps until they are due, up to hours: rebuilt
-  // once they outnumber the live ones, so they cost O(1) each, amortized.
+  // otherwise) wait in the heaps until they are due, up to hours: dropped
+  // once they outnumber the live ones, so they cost O(log n) each,
+  // amortized.
   auto leased = entries_.size() - ready_count_ - delayed_count_;
-  if (leases_.size() <= 2 * leased + 64
-      && delayed_.size() <= 2 * delayed_count_ + 64)
-    return;
-  std::vector<timed_key> leases;
-  std::vector<timed_key> delays;
-  leases.reserve(leased);
-  delays.reserve(delayed_count_);
-  for (auto& [slot, e] : entries_) {
-    if (e.st == state::leased)
-      leases.push_back(timed_key{e.key_due, slot, e.lease_seq});
-    else if (e.st == state::delayed)
-      delays.push_back(timed_key{e.due, slot, e.lease_seq});
-  }
-  leases_ = min_heap<timed_key>{std::greater<timed_key>{}, std::move(leases)};
-  delayed_ = min_heap<timed_key>{std::greater<timed_key>{}, std::move(delays)};
+  if (leases_.size() > 2 * leased + 64)
+    keep_live(leases_, [this](const timed_key& k) {
+      auto e = find(k.slot);
+      return e && e->st == state::leased && e->lease_seq == k.lease_seq
+             && e->key_due == k.due;
+    });
+  if (delayed_.size() > 2 * delayed_count_ + 64)
+    keep_live(delayed_, [this](const timed_key& k) {
+      auto e = find(k.slot);
+      return e && e->st == state::delayed && e->due == k.due;
+    });
 }
 
 void message_queue::advance(time_point now) {
