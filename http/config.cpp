@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <unistd.h>
+
 #include <caf/atom.hpp>
 #include <caf/config_option_adder.hpp>
 
@@ -10,6 +12,17 @@
 namespace actormq::http {
 
 namespace {
+
+/// The default memory bound: 40% of the machine's memory, as RabbitMQ's
+/// default high watermark (0 if the machine does not say).
+int64_t default_memory_bound() {
+  auto pages = ::sysconf(_SC_PHYS_PAGES);
+  auto page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0)
+    return 0;
+  return static_cast<int64_t>(static_cast<double>(pages)
+                              * static_cast<double>(page) * 0.4);
+}
 
 const settings defaults;
 
@@ -30,7 +43,7 @@ config::config()
     request_timeout_(defaults.request_timeout),
     idle_timeout_(defaults.idle_timeout),
     max_connections_(defaults.max_connections),
-    max_memory_bytes_(0),
+    max_memory_bytes_(default_memory_bound()),
     consume_queue_(defaults.consume_queue),
     consume_batch_(defaults.consume_batch),
     consumers_(defaults.consumers) {
@@ -61,7 +74,8 @@ config::config()
     .add(max_connections_, "max-connections",
          "connections served at once; more get 503 (default 10000)")
     .add(max_memory_bytes_, "max-memory-bytes",
-         "bound on what all queues hold, in bytes; 0 for none (default 0)")
+         "bound on what all queues hold, in bytes; 0 for none (default: "
+         "40% of the machine's memory)")
     .add(consume_queue_, "consume-queue",
          "queue the built-in consumer reads (default 'default')")
     .add(consume_batch_, "consume-batch",
