@@ -121,3 +121,18 @@ TEST_CASE("flush() waits until every line is out") {
   CHECK(out.find(" info    two\n") != std::string::npos);
   CHECK(out.find("one") < out.find("two"));
 }
+
+TEST_CASE("a text with line breaks and control characters stays one line") {
+  std::string out;
+  {
+    stdout_pipe pipe;
+    pipe.read_into(out);
+    log::warning("Processing message: a\n2026-01-01T00:00:00.000Z error   "
+                 "forged\r\x01\x7f end");
+    CHECK(log::flush());
+  }
+  CHECK(count(out, "\n") == 1);
+  CHECK(out.find(" warning Processing message: a\\n2026-01-01T00:00:00.000Z "
+                 "error   forged\\r\\x01\\x7f end\n")
+        != std::string::npos);
+}

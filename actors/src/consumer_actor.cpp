@@ -9,7 +9,14 @@
 namespace actormq {
 
 std::string describe(const std::optional<message>& x) {
-  return x ? "Processing message: " + x->data.body : "No messages to process";
+  if (!x)
+    return "No messages to process";
+  constexpr size_t shown = 1024;
+  auto& body = x->data.body;
+  if (body.size() <= shown)
+    return "Processing message: " + body;
+  return "Processing message: " + body.substr(0, shown) + "... ("
+         + std::to_string(body.size()) + " bytes)";
 }
 
 message_handler log_handler() {

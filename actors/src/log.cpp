@@ -43,7 +43,22 @@ std::string format(level x, std::string_view text) {
   line += ' ';
   line += name;
   line.append(8 - name.size(), ' ');
-  line += text;
+  // One line per call, whatever the text holds: control characters (a
+  // message body's line breaks) are escaped, so no text forges a line.
+  for (auto c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      line += c;
+    } else if (c == '\n') {
+      line += "\\n";
+    } else if (c == '\r') {
+      line += "\\r";
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      line += hex;
+    }
+  }
   line += '\n';
   return line;
 }

@@ -20,8 +20,9 @@ using message_handler
   = std::function<caf::error(const std::optional<message>&)>;
 
 /// Returns the line the original service logged for `x`:
-/// `Processing message: <m>` (text as is, JSON compact) or
-/// `No messages to process`.
+/// `Processing message: <m>` (text as is, JSON compact; past 1 KiB cut,
+/// with its size) or `No messages to process`. The log escapes control
+/// characters, so a body never forges a line.
 std::string describe(const std::optional<message>& x);
 
 /// Returns the handler of the original service: it logs describe(x).
