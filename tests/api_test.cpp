@@ -262,6 +262,21 @@ TEST_CASE_METHOD(api_fixture,
   CHECK(ok("GET", "/queues/jobs")["stats"]["dead_lettered"] == 0);
 }
 
+TEST_CASE_METHOD(api_fixture, "a DELETE answers the long polls on the queue") {
+  ok("PUT", "/queues/doomed");
+  client->send("POST", "/queues/doomed/receive", R"({"wait_seconds": 20})",
+               "Content-Type: application/json\r\n");
+  // The poll is waiting in the queue before the delete comes.
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  test::http_client admin{srv.port()};
+  CHECK(admin.request("DELETE", "/queues/doomed").status == 200);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = client->read_response();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds{5});
+  CHECK(r.status == 404);
+  CHECK(json::parse(r.body)["error"] == "No queue has this name");
+}
+
 TEST_CASE_METHOD(api_fixture, "dead letters and redrive over HTTP") {
   ok("PUT", "/queues/jobs",
      R"({"max_deliveries": 1, "dead_letter_queue": "jobs.dlq"})");
