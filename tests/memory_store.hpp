@@ -46,6 +46,9 @@ public:
 
   std::string scan(const std::function<void(std::string_view,
                                             std::string_view)>& f) override {
+    scans += 1;
+    if (failing)
+      return "IO error: Input/output error";
     for (auto& [k, v] : data)
       f(k, v);
     return {};
@@ -62,6 +65,7 @@ public:
   std::atomic<bool> failing{false};
   int writes = 0;
   int syncs = 0;
+  int scans = 0;
 };
 
 } // namespace test

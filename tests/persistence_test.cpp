@@ -403,3 +403,30 @@ TEST_CASE_METHOD(persistence_fixture,
   for (auto& [k, v] : db->data)
     CHECK(k.find("orphaned") == std::string::npos);
 }
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a queue that cannot be read back is tried once a second") {
+  auto q = get("jobs");
+  REQUIRE(enqueue(q, "kept"));
+  db->failing = true;
+  auto before = db->scans;
+  self->send_exit(q, caf::make_error(caf::sec::runtime_error));
+  run();
+  auto scans = db->scans;
+  CHECK(scans == before + 1);
+  // Each request is refused at once; none reads the whole store again.
+  for (int i = 0; i < 10; ++i) {
+    auto x = request<queue_actor>(reg, atom::get::value, std::string{"jobs"},
+                                  true);
+    CHECK_FALSE(x);
+  }
+  CHECK(db->scans == scans);
+  // A second later, a request tries again; once the store reads, it is back.
+  db->failing = false;
+  advance(1s);
+  auto again = get("jobs");
+  CHECK(db->scans == scans + 1);
+  auto xs = peek(again);
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0].data.body == "kept");
+}

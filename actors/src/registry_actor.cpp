@@ -179,7 +179,8 @@ caf::result<queue_actor> registry_state::get(const std::string& name,
   if (i == queues.end() && !create)
     return make_error(ec::unknown_queue);
   if (i != queues.end() && i->second.failed
-      && i->second.restarts <= max_restarts) {
+      && i->second.restarts <= max_restarts
+      && self->clock().now() >= i->second.next_try) {
     // Brought back on demand: the store may work again.
     i->second.failed = false;
     restart(name);
@@ -509,6 +510,7 @@ void registry_state::restart(const std::string& name) {
       log::error("queue " + name + " cannot be read back from the store: "
                  + self->system().render(err));
       e.failed = true;
+      e.next_try = self->clock().now() + std::chrono::seconds{1};
     } else {
       queue_config cfg;
       cfg.attributes = e.attributes;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <caf/actor_clock.hpp>
+
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
 #include "actormq/queue_actor.hpp"
@@ -61,8 +63,11 @@ struct registry_state {
     /// Unexpected ends so far; past a few, it stays unavailable.
     int restarts = 0;
     /// It ended and could not be brought back (yet): requests get 503 at
-    /// once; a request tries again while restarts are left.
+    /// once; a request from `next_try` on tries again while restarts are
+    /// left (a read-back scans the store on its thread: once a second at
+    /// most).
     bool failed = false;
+    caf::actor_clock::time_point next_try;
   };
 
   /// A queue being deleted: its records go once its actor has ended (so
