@@ -538,6 +538,25 @@ TEST_CASE("each priority with ready messages counts against the bound") {
                           + memory_budget::per_priority);
 }
 
+TEST_CASE("a receive or peek returns at most max_batch_bytes of bodies") {
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_message_bytes = 2 * message_queue::max_batch_bytes;
+  })};
+  auto quarter = std::string(message_queue::max_batch_bytes / 4, 'x');
+  for (int i = 0; i < 6; ++i)
+    f.push(quarter);
+  f.push(std::string(message_queue::max_batch_bytes + 1, 'y'));
+  // Four fit, not a fifth.
+  CHECK(f.q.peek(100, f.now).size() == 4);
+  CHECK(f.receive(100).size() == 4);
+  CHECK(f.q.peek(100, f.now).size() == 2);
+  CHECK(f.receive(100).size() == 2);
+  // One larger than the bound still comes, alone.
+  auto big = f.receive(100);
+  REQUIRE(big.size() == 1);
+  CHECK(big[0].msg.data.body.size() == message_queue::max_batch_bytes + 1);
+}
+
 TEST_CASE("remembered dedup ids count against the memory bound") {
   auto budget = std::make_shared<memory_budget>();
   message_queue q{{}, {}, budget};

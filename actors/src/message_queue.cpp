@@ -334,6 +334,7 @@ std::vector<lease> message_queue::receive(size_t max,
                                           time_point now) {
   advance(now);
   std::vector<lease> result;
+  size_t bytes = 0;
   while (result.size() < max && !ready_.empty()) {
     auto bucket = ready_.begin();
     auto& b = bucket->second;
@@ -343,6 +344,9 @@ std::vector<lease> message_queue::receive(size_t max,
       continue;
     }
     auto slot = first->second;
+    bytes += find(slot)->msg.data.body.size();
+    if (!result.empty() && bytes > max_batch_bytes)
+      break;
     if (!b.fresh.empty() && b.fresh.front() == slot)
       b.fresh.pop_front();
     else
@@ -426,9 +430,8 @@ caf::error message_queue::extend(const std::string& receipt,
 std::vector<message> message_queue::peek(size_t max, time_point now) {
   advance(now);
   std::vector<message> result;
+  size_t bytes = 0;
   for (auto& [priority, b] : ready_) {
-    if (result.size() == max)
-      break;
     auto f = b.fresh.begin();
     auto r = b.returned.begin();
     while (result.size() < max
@@ -441,14 +444,22 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
           continue;
         }
       }
-      if (e && (r == b.returned.end()
-                || order_key{e->msg.enqueued_at, e->msg.id} < r->first)) {
-        result.push_back(e->msg);
+      auto from_fresh
+        = e
+          && (r == b.returned.end()
+              || order_key{e->msg.enqueued_at, e->msg.id} < r->first);
+      auto& m = from_fresh ? e->msg : find(r->second)->msg;
+      bytes += m.data.body.size();
+      if (!result.empty() && bytes > max_batch_bytes)
+        return result;
+      result.push_back(m);
+      if (from_fresh)
         ++f;
-      } else {
-        result.push_back(find(r++->second)->msg);
-      }
+      else
+        ++r;
     }
+    if (result.size() == max)
+      break;
   }
   return result;
 }

@@ -234,7 +234,13 @@ public:
   /// Returns and clears what changed since the last call.
   journal take_journal();
 
-  /// Leases up to `max` ready messages, most urgent first, for `visibility`.
+  /// The body bytes one receive or peek returns at most (always at least
+  /// one message): a reply stays a few MiB however many large messages a
+  /// client asks for.
+  static constexpr size_t max_batch_bytes = 4 * 1024 * 1024;
+
+  /// Leases up to `max` ready messages, most urgent first, for `visibility`,
+  /// up to max_batch_bytes of bodies.
   /// Each lease gets a receipt no other lease ever gets: it names this
   /// queue object (a number unique across the queues of a process and,
   /// starting from a random one, across its starts), the slot and the
@@ -261,8 +267,8 @@ public:
   caf::error extend(const std::string& receipt, caf::timespan visibility,
                     time_point now);
 
-  /// Returns up to `max` ready messages in the order receive() would take
-  /// them, without leasing them.
+  /// Returns up to `max` ready messages (and max_batch_bytes of bodies) in
+  /// the order receive() would take them, without leasing them.
   std::vector<message> peek(size_t max, time_point now);
 
   /// Deletes every message; returns how many there were.
