@@ -42,6 +42,7 @@ config::config()
     header_timeout_(defaults.header_timeout),
     request_timeout_(defaults.request_timeout),
     idle_timeout_(defaults.idle_timeout),
+    send_timeout_(defaults.send_timeout),
     max_connections_(defaults.max_connections),
     max_memory_bytes_(default_memory_bound()),
     consume_queue_(defaults.consume_queue),
@@ -71,6 +72,9 @@ config::config()
          "time for a whole request, body included, to arrive (default 30s)")
     .add(idle_timeout_, "idle-timeout",
          "time a kept-alive connection may wait for a request (default 60s)")
+    .add(send_timeout_, "send-timeout",
+         "time a client may take no byte of the replies waiting for it; "
+         "then its connection is reset (default 30s)")
     .add(max_connections_, "max-connections",
          "connections served at once; more get 503 (default 10000)")
     .add(max_memory_bytes_, "max-memory-bytes",
@@ -142,6 +146,7 @@ std::string config::validate(settings& out) const {
     {"--header-timeout", header_timeout_},
     {"--request-timeout", request_timeout_},
     {"--idle-timeout", idle_timeout_},
+    {"--send-timeout", send_timeout_},
   };
   for (auto [name, value] : timeouts)
     if (value < milliseconds{1} || value > hours{24})
@@ -149,6 +154,7 @@ std::string config::validate(settings& out) const {
   result.header_timeout = header_timeout_;
   result.request_timeout = request_timeout_;
   result.idle_timeout = idle_timeout_;
+  result.send_timeout = send_timeout_;
   if (max_connections_ < 1 || max_connections_ > 1000000)
     return "--max-connections must be between 1 and 1000000, got "
            + std::to_string(max_connections_);

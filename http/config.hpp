@@ -44,6 +44,8 @@ struct settings {
   caf::timespan request_timeout = std::chrono::seconds{30};
   /// Time a keep-alive connection may wait for its next request.
   caf::timespan idle_timeout = std::chrono::seconds{60};
+  /// Time a client may take no byte of the replies waiting for it.
+  caf::timespan send_timeout = std::chrono::seconds{30};
   /// Connections served at once.
   uint32_t max_connections = 10000;
   /// Bound on all queues' memory together, in bytes; 0: none.
@@ -87,6 +89,7 @@ private:
   caf::timespan header_timeout_;
   caf::timespan request_timeout_;
   caf::timespan idle_timeout_;
+  caf::timespan send_timeout_;
   int64_t max_connections_;
   int64_t max_memory_bytes_;
   std::string consume_queue_;

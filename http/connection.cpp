@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <caf/send.hpp>
@@ -81,12 +83,17 @@ bool connection::resume() {
 
 void connection::expire(clock_type::time_point now) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if ((state_ == state::idle && now - since_ >= st_->idle_timeout)
-      || (state_ == state::closing && now - since_ >= linger_time
-          && queued_writes_.load(std::memory_order_acquire) == 0)) {
-    state_ = state::closing;
-    update_pause();
-    ::shutdown(fd_, SHUT_RDWR);
+  if ((state_ == state::writing || state_ == state::closing) && open_
+      && queued_writes_.load(std::memory_order_acquire) > 0) {
+    if (stalled(now)) {
+      log::debug("a client took no reply bytes within --send-timeout; "
+                 "connection reset");
+      reset();
+    }
+  } else if ((state_ == state::idle && now - since_ >= st_->idle_timeout)
+             || (state_ == state::closing && now - since_ >= linger_time
+                 && queued_writes_.load(std::memory_order_acquire) == 0)) {
+    close_now();
   } else if (state_ == state::dispatched && now >= deadline_) {
     log::warning("a request got no answer from the actors in time; the "
                  "request got 503");
@@ -298,6 +305,7 @@ void connection::finish(const reply& r, std::string_view extra_headers) {
     read_ahead_pos_ = 0;
   } else if (unsent_.load(std::memory_order_acquire) >= max_unsent) {
     state_ = state::writing;
+    since_ = clock_type::now();
   } else {
     state_ = state::idle;
     since_ = clock_type::now();
@@ -377,6 +385,55 @@ void connection::written(size_t size, bool close_after) {
     ::shutdown(fd_, SHUT_WR);
   else if (before >= max_unsent && before - size < max_unsent)
     transport_->wake(shared_from_this());
+}
+
+/// Closes without a reply: the socket shuts both ways, so the transport
+/// reads its end and forgets the connection. A request in service keeps
+/// its state: its answer still comes (and leaves in_flight), then goes
+/// nowhere.
+void connection::close_now() {
+  if (state_ != state::dispatched)
+    state_ = state::closing;
+  keep_alive_ = false;
+  std::string{}.swap(read_ahead_);
+  read_ahead_pos_ = 0;
+  update_pause();
+  if (open_)
+    ::shutdown(fd_, SHUT_RDWR);
+}
+
+namespace {
+
+/// Bytes sent on socket `fd` that its peer acknowledged (glibc's tcp_info
+/// lacks the field; Linux has it since 4.1).
+uint64_t bytes_acked(int fd) {
+  tcp_info info{};
+  socklen_t size = sizeof(info);
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
+    return 0;
+  return info.tcpi_bytes_acked;
+}
+
+} // namespace
+
+/// Whether the client took no reply bytes for --send-timeout: its TCP
+/// acknowledged nothing new since `since_`, which moves when it does.
+bool connection::stalled(clock_type::time_point now) {
+  auto acked = bytes_acked(fd_);
+  if (acked != acked_) {
+    acked_ = acked;
+    since_ = now;
+    return false;
+  }
+  return now - since_ >= st_->send_timeout;
+}
+
+/// Closes at once and drops what waits unsent (the kernel's copy too: the
+/// close sends a reset), so the connection holds nothing of the server.
+void connection::reset() {
+  linger abort{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+  close_now();
 }
 
 } // namespace actormq::http::detail

@@ -62,6 +62,9 @@ struct shared_state {
   clock_type::duration header_timeout;
   clock_type::duration request_timeout;
   clock_type::duration idle_timeout;
+  /// Time a connection whose replies wait unsent may go without the client
+  /// taking a byte of them; then it is reset.
+  clock_type::duration send_timeout;
   /// Backstop for a bridge's answer, and a receive's margin beyond its
   /// wait (see server_config).
   clock_type::duration actor_timeout;
@@ -102,12 +105,14 @@ public:
     /// receive_margin), 503.
     dispatched,
     /// More than max_unsent bytes of replies wait for the client: nothing
-    /// is served or read until they drain.
+    /// is served or read until they drain. If the client takes no byte of
+    /// them for --send-timeout, the connection is reset.
     writing,
     /// The last reply is out or going out; nothing more is served. Once it
     /// is out, the connection sends its FIN and reads on, discarding, for
     /// up to linger_time: a client still sending (a body over the limit)
-    /// reads the reply instead of a reset.
+    /// reads the reply instead of a reset. While replies still wait in
+    /// Pistache's queue, --send-timeout applies as in writing.
     closing,
   };
 
@@ -160,14 +165,20 @@ private:
   bool update_pause();
   void write(std::string bytes, bool close_after);
   void written(size_t size, bool close_after);
+  void close_now();
+  bool stalled(clock_type::time_point now);
+  void reset();
 
   std::shared_ptr<shared_state> st_;
   frontend_transport* transport_;
   int fd_;
   std::mutex mtx_;
   state state_ = state::reading;
-  /// When the current state's timeout started.
+  /// When the current state's timeout started (writing, closing: when the
+  /// client last took reply bytes).
   clock_type::time_point since_;
+  /// Reply bytes the client's TCP acknowledged, as stalled() saw last.
+  uint64_t acked_ = 0;
   /// The number of the request dispatched last, and when the connection
   /// stops waiting for its answer.
   uint64_t request_ = 0;

@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   scfg.header_timeout = duration_cast<milliseconds>(opts.header_timeout);
   scfg.request_timeout = duration_cast<milliseconds>(opts.request_timeout);
   scfg.idle_timeout = duration_cast<milliseconds>(opts.idle_timeout);
+  scfg.send_timeout = duration_cast<milliseconds>(opts.send_timeout);
   scfg.max_connections = opts.max_connections;
   scfg.defaults = defaults;
   scfg.storage_healthy = node.healthy;

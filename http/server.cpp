@@ -77,6 +77,7 @@ void server::start() {
   d.st->header_timeout = d.cfg.header_timeout;
   d.st->request_timeout = d.cfg.request_timeout;
   d.st->idle_timeout = d.cfg.idle_timeout;
+  d.st->send_timeout = d.cfg.send_timeout;
   d.st->max_connections = d.cfg.max_connections;
   d.st->actor_timeout = d.cfg.actor_timeout;
   d.st->receive_margin = d.cfg.receive_margin;

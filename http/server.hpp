@@ -36,6 +36,9 @@ struct server_config {
   std::chrono::milliseconds request_timeout{30000};
   /// Time a keep-alive connection may wait for its next request.
   std::chrono::milliseconds idle_timeout{60000};
+  /// Time a connection whose replies wait unsent may go without the client
+  /// taking a byte of them; then it is reset.
+  std::chrono::milliseconds send_timeout{30000};
   /// Connections served at once; more get 503 and are closed.
   size_t max_connections = 10000;
   /// Backstop for an actor's answer to a request: past it, 503.

@@ -79,7 +79,7 @@ void frontend_transport::registerPoller(Polling::Epoll& poller) {
   // timeout, between 10 ms and 1 s.
   using namespace std::chrono;
   auto shortest = std::min({st_->header_timeout, st_->request_timeout,
-                            st_->idle_timeout});
+                            st_->idle_timeout, st_->send_timeout});
   auto tick = std::clamp(duration_cast<nanoseconds>(shortest / 4),
                          nanoseconds{milliseconds{10}},
                          nanoseconds{seconds{1}});

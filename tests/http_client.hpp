@@ -34,17 +34,28 @@ struct http_response {
   }
 };
 
+/// A TCP socket connected to 127.0.0.1:port. A `window` other than 0
+/// bounds its receive buffer, set before the connect so that TCP's window
+/// honours it.
+inline int connect_loopback(uint16_t port, int window = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (window != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof(window));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect failed");
+  }
+  return fd;
+}
+
 class http_client {
 public:
   /// Connects to 127.0.0.1:port; reads time out after 5 s.
-  explicit http_client(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-      throw std::runtime_error("connect failed");
+  explicit http_client(uint16_t port) : fd_(connect_loopback(port)) {
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }

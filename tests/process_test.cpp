@@ -23,7 +23,7 @@ TEST_CASE("actormq --help lists the options and exits 0") {
   for (auto opt : {"--host", "--port", "--consume-interval",
                    "--max-message-bytes", "--data-dir", "--log-level",
                    "--fsync", "--fsync-interval", "--auth-file",
-                   "--new-token"})
+                   "--new-token", "--send-timeout"})
     CHECK(p.output().find(opt) != std::string::npos);
 }
 
