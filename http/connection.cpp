@@ -116,14 +116,23 @@ void connection::refuse() {
   finish(problem_reply(problem::too_many_connections));
 }
 
-void connection::closed() {
+bool connection::closed() {
   std::lock_guard<std::mutex> guard{mtx_};
   open_ = false;
   std::string{}.swap(read_ahead_);
   read_ahead_pos_ = 0;
-  // A request in service still gets its respond() (it ends in closing).
-  if (state_ != state::dispatched)
-    state_ = state::closing;
+  // A request in service still gets its respond() (it ends in closing,
+  // and leaves then).
+  if (state_ == state::dispatched)
+    return true;
+  state_ = state::closing;
+  leave();
+  return false;
+}
+
+bool connection::in_service() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return state_ == state::dispatched;
 }
 
 bool connection::respond(uint64_t request, const reply& r) {
@@ -138,6 +147,8 @@ bool connection::answer(const reply& r) {
   st_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   auto delivered = open_.load();
   finish(r);
+  if (!delivered)
+    leave();
   serve_read_ahead();
   if (update_pause())
     transport_->wake(shared_from_this());
@@ -434,6 +445,13 @@ void connection::reset() {
   linger abort{1, 0};
   ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
   close_now();
+}
+
+/// Stops counting toward --max-connections: the client is gone and no
+/// request is in service (once per connection: closed() or the answer
+/// after it).
+void connection::leave() {
+  st_->connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 } // namespace actormq::http::detail

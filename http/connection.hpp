@@ -71,7 +71,8 @@ struct shared_state {
   clock_type::duration receive_margin;
   /// Connections served at once; more are refused with 503.
   size_t max_connections = 0;
-  /// Connections open now.
+  /// Connections counted toward max_connections: from their accept until
+  /// their client is gone and no request of theirs is in service.
   std::atomic<size_t> connections{0};
   /// Requests handed to a bridge and not yet answered.
   std::atomic<int64_t> in_flight{0};
@@ -145,7 +146,13 @@ public:
   void refuse();
 
   /// The client went away; nothing may be written to the descriptor now.
-  void closed();
+  /// Returns whether a request is still in service: the connection then
+  /// counts toward --max-connections until it is answered or its backstop
+  /// fires, and needs expire() until then.
+  bool closed();
+
+  /// Whether a request is in service (see closed()).
+  bool in_service();
 
   /// Answers request number `request` (from an actor's thread); false if
   /// the answer went nowhere: the client is gone, or that request is not
@@ -166,6 +173,7 @@ private:
   void write(std::string bytes, bool close_after);
   void written(size_t size, bool close_after);
   void close_now();
+  void leave();
   bool stalled(clock_type::time_point now);
   void reset();
 

@@ -168,9 +168,9 @@ void frontend_transport::drop(int fd) {
   auto i = conns_.find(fd);
   if (i == conns_.end())
     return;
-  i->second->closed();
+  if (i->second->closed())
+    departed_.push_back(std::move(i->second));
   conns_.erase(i);
-  st_->connections.fetch_sub(1, std::memory_order_relaxed);
   if (auto p = peers.find(fd); p != peers.end()) {
     auto peer = p->second;
     removePeer(peer);
@@ -184,6 +184,12 @@ void frontend_transport::tick() {
   auto now = clock_type::now();
   for (auto& entry : conns_)
     entry.second->expire(now);
+  departed_.erase(std::remove_if(departed_.begin(), departed_.end(),
+                                 [now](const std::shared_ptr<connection>& c) {
+                                   c->expire(now);
+                                   return !c->in_service();
+                                 }),
+                  departed_.end());
 }
 
 } // namespace actormq::http::detail

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include <pistache/mailbox.h>
 #include <pistache/transport.h>
@@ -47,6 +48,9 @@ private:
 
   std::shared_ptr<shared_state> st_;
   std::unordered_map<int, std::shared_ptr<connection>> conns_;
+  /// Connections whose client left while a request was in service: ticked
+  /// until it ends (by its answer or its backstop).
+  std::vector<std::shared_ptr<connection>> departed_;
   Pistache::PollableQueue<std::shared_ptr<connection>> wakes_;
   int timer_fd_ = -1;
 };

@@ -572,6 +572,41 @@ TEST_CASE("past --max-connections a connection gets 503 and is closed") {
   CHECK(status == 200);
 }
 
+TEST_CASE("a long poll whose client left holds its slot until it ends") {
+  test::running_server s{64, 0, nullptr, [](actormq::http::server_config& c) {
+                           c.max_connections = 4;
+                         }};
+  {
+    caf::scoped_actor self{s.sys};
+    self->request(s.reg, caf::infinite, atom::get::value, std::string{"q"},
+                  true)
+      .receive([](queue_actor&) {},
+               [](caf::error&) { FAIL("registry did not answer"); });
+  }
+  auto t0 = test_clock::now();
+  {
+    std::vector<std::unique_ptr<test::http_client>> polls;
+    for (int i = 0; i < 4; ++i) {
+      polls.push_back(std::make_unique<test::http_client>(s.port()));
+      polls.back()->send("POST", "/queues/q/receive", R"({"wait_seconds":2})",
+                         json_header);
+    }
+    std::this_thread::sleep_for(milliseconds{100});
+  }
+  // The server saw them leave; their long polls still wait, and count.
+  std::this_thread::sleep_for(milliseconds{100});
+  {
+    test::http_client extra{s.port()};
+    check_json_error(extra.read_response(), 503,
+                     "Server is at its connection limit (--max-connections); "
+                     "retry later");
+  }
+  // Once the polls end, their slots are free again.
+  std::this_thread::sleep_until(t0 + milliseconds{2600});
+  test::http_client again{s.port()};
+  CHECK(again.request("GET", "/healthz").status == 200);
+}
+
 TEST_CASE_METHOD(server_fixture, "chunked bodies work within the limits") {
   test::http_client c{port()};
   auto chunked = "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
