@@ -16,12 +16,29 @@ namespace actormq::http::detail {
 class connection;
 struct shared_state;
 
+/// A request handed to a bridge, shared by the copies of its responder:
+/// when the last copy goes (after the answer, or unanswered with an actor
+/// that ended), the request stops counting in flight.
+class dispatched_request {
+public:
+  /// Request number `number` of `conn`, counted in flight.
+  dispatched_request(std::shared_ptr<connection> conn, uint64_t number);
+
+  ~dispatched_request();
+
+  dispatched_request(const dispatched_request&) = delete;
+  dispatched_request& operator=(const dispatched_request&) = delete;
+
+  /// The connection that waits for the answer.
+  const std::shared_ptr<connection> conn;
+  /// Which of its requests it is.
+  const uint64_t number;
+};
+
 /// Where an actor's answer to a request goes; travels in actor messages.
 struct responder {
-  /// The connection that waits for the answer.
-  std::shared_ptr<connection> conn;
-  /// Which of its requests the answer is for.
-  uint64_t request = 0;
+  /// The request the answer is for.
+  std::shared_ptr<const dispatched_request> request;
 
   /// Answers the request; false if the answer went nowhere (the client is
   /// gone, or the connection answered it already, e.g. with its own

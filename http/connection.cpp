@@ -144,7 +144,7 @@ bool connection::respond(uint64_t request, const reply& r) {
 
 /// Answers the request in service and serves what waits behind it.
 bool connection::answer(const reply& r) {
-  st_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  uncount(request_);
   auto delivered = open_.load();
   finish(r);
   if (!delivered)
@@ -155,8 +155,23 @@ bool connection::answer(const reply& r) {
   return delivered;
 }
 
+void connection::uncount(uint64_t request) {
+  if (counted_.compare_exchange_strong(request, 0, std::memory_order_acq_rel))
+    st_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+dispatched_request::dispatched_request(std::shared_ptr<connection> conn,
+                                       uint64_t number)
+  : conn(std::move(conn)), number(number) {
+  // nop
+}
+
+dispatched_request::~dispatched_request() {
+  conn->uncount(number);
+}
+
 bool responder::respond(const reply& r) const {
-  return conn->respond(request, r);
+  return request->conn->respond(request->number, r);
 }
 
 /// Reads and serves requests from `data` while the state lets it; returns
@@ -289,19 +304,23 @@ void connection::preflight(const request& req) {
   finish(reply{204, {}}, extra);
 }
 
-/// Hands the call to a bridge. The state changes once the message is sent
-/// (the bridge's respond() waits for the mutex held here): if sending
-/// throws, serve() still answers 500 and nothing counts as in flight.
+/// Hands the call to a bridge. The request counts in flight from before
+/// the send until its answer or the end of its responder, whichever comes
+/// first. The state changes once the message is sent (the bridge's
+/// respond() waits for the mutex held here): if sending throws, serve()
+/// still answers 500, and the responder's end uncounts the request.
 void connection::dispatch(api_call call) {
   auto wait = call.kind == op::receive
                 ? std::chrono::duration_cast<clock_type::duration>(call.wait)
                     + st_->receive_margin
                 : st_->actor_timeout;
-  caf::anon_send(st_->next_bridge(), std::move(call),
-                 responder{shared_from_this(), ++request_});
+  responder r{std::make_shared<const dispatched_request>(shared_from_this(),
+                                                         ++request_)};
+  counted_.store(request_, std::memory_order_release);
+  st_->in_flight.fetch_add(1, std::memory_order_relaxed);
+  caf::anon_send(st_->next_bridge(), std::move(call), std::move(r));
   deadline_ = clock_type::now() + wait;
   state_ = state::dispatched;
-  st_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }
 
 /// Writes the reply to the request in service and moves on: to closing,

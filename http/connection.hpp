@@ -74,7 +74,8 @@ struct shared_state {
   /// Connections counted toward max_connections: from their accept until
   /// their client is gone and no request of theirs is in service.
   std::atomic<size_t> connections{0};
-  /// Requests handed to a bridge and not yet answered.
+  /// Requests handed to a bridge and not yet ended: answered, past their
+  /// backstop, or dropped unanswered by the actors.
   std::atomic<int64_t> in_flight{0};
 
 private:
@@ -159,6 +160,10 @@ public:
   /// in service (answered already).
   bool respond(uint64_t request, const reply& r);
 
+  /// Request number `request` ended (any thread, with or without the
+  /// mutex): it stops counting in flight, unless it did already.
+  void uncount(uint64_t request);
+
 private:
   size_t parse(const char* data, size_t size);
   void serve(request& req);
@@ -191,6 +196,8 @@ private:
   /// stops waiting for its answer.
   uint64_t request_ = 0;
   clock_type::time_point deadline_;
+  /// The request counted in shared_state::in_flight; 0: none.
+  std::atomic<uint64_t> counted_{0};
   request_reader reader_;
   /// Bytes read while a request was in service, from `read_ahead_pos_`.
   std::string read_ahead_;

@@ -800,6 +800,35 @@ TEST_CASE_METHOD(silent_fixture, "an actor that never answers gets a 503") {
         milliseconds{1250}, milliseconds{3000});
 }
 
+TEST_CASE("a request its bridge drops unanswered stops counting in flight") {
+  // The backstop is far off: only the responder's end can uncount it.
+  test::running_server s{
+    64, 0, nullptr,
+    [](actormq::http::server_config& c) {
+      c.actor_timeout = std::chrono::seconds{30};
+    },
+    [](caf::actor_system& sys, actormq::registry_config) {
+      return caf::actor_cast<registry_actor>(sys.spawn<silent_actor>());
+    }};
+  {
+    test::http_client c{s.port()};
+    c.send("GET", "/queues");
+    std::this_thread::sleep_for(milliseconds{100});
+  }
+  // The server saw the client leave; the bridges end, dropping the request.
+  std::this_thread::sleep_for(milliseconds{100});
+  {
+    caf::scoped_actor self{s.sys};
+    for (auto& b : s.srv.bridges()) {
+      self->send_exit(b, caf::exit_reason::kill);
+      self->wait_for(b);
+    }
+  }
+  auto t0 = test_clock::now();
+  s.srv.stop();
+  CHECK(since(t0) < milliseconds{250});
+}
+
 TEST_CASE_METHOD(server_fixture, "a bridge that dies is replaced") {
   auto before = srv.bridges();
   REQUIRE(before.size() == 2);
