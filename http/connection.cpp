@@ -114,6 +114,7 @@ void connection::refuse() {
   std::lock_guard<std::mutex> guard{mtx_};
   keep_alive_ = false;
   finish(problem_reply(problem::too_many_connections));
+  close_now();
 }
 
 bool connection::closed() {

@@ -143,7 +143,9 @@ public:
   /// Applies the timeout of the current state at `now`.
   void expire(clock_type::time_point now);
 
-  /// Refuses the connection (the server holds --max-connections).
+  /// Refuses the connection (the server holds --max-connections): a 503,
+  /// then a close at once, without lingering: past the limit, a connection
+  /// holds its descriptor no longer than that.
   void refuse();
 
   /// The client went away; nothing may be written to the descriptor now.

@@ -5,6 +5,7 @@
 #include <exception>
 #include <string>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -56,6 +57,16 @@ int print_new_token(const std::string& name) {
   return 0;
 }
 
+/// Raises the soft limit on open descriptors to the hard one: each
+/// connection holds one (the server fits --max-connections within it).
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max)
+    return;
+  lim.rlim_cur = lim.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +95,7 @@ int main(int argc, char** argv) {
   if (!opts.new_token.empty())
     return print_new_token(opts.new_token);
   log::set_level(opts.log_level);
+  raise_descriptor_limit();
   caf::actor_system sys{cfg};
   registry_config rcfg;
   rcfg.defaults.max_message_bytes = opts.max_message_bytes;

@@ -6,6 +6,8 @@
 #include <utility>
 #include <variant>
 
+#include <sys/resource.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -22,6 +24,31 @@ namespace actormq::http {
 namespace {
 
 constexpr int listen_backlog = 1024;
+
+/// Descriptors kept for all but connections: the store's files, the
+/// listener, the pollers, timers and queues of each thread, CAF's.
+constexpr rlim_t reserved_descriptors = 64;
+
+/// Connections served at once: `wanted`, or fewer (with a warning) if the
+/// descriptor limit leaves no room for them (each holds one).
+size_t connection_cap(size_t wanted) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+    return wanted;
+  auto room = lim.rlim_cur > reserved_descriptors + 1
+                ? static_cast<size_t>(lim.rlim_cur - reserved_descriptors)
+                : size_t{1};
+  if (wanted <= room)
+    return wanted;
+  log::warning("--max-connections=" + std::to_string(wanted)
+               + " does not fit the descriptor limit ("
+               + std::to_string(lim.rlim_cur) + ", less "
+               + std::to_string(reserved_descriptors)
+               + " kept for the rest): " + std::to_string(room)
+               + " connections are served at once; raise the hard limit "
+                 "(ulimit -Hn, systemd's LimitNOFILE=) to serve more");
+  return room;
+}
 
 } // namespace
 
@@ -78,7 +105,7 @@ void server::start() {
   d.st->request_timeout = d.cfg.request_timeout;
   d.st->idle_timeout = d.cfg.idle_timeout;
   d.st->send_timeout = d.cfg.send_timeout;
-  d.st->max_connections = d.cfg.max_connections;
+  d.st->max_connections = connection_cap(d.cfg.max_connections);
   d.st->actor_timeout = d.cfg.actor_timeout;
   d.st->receive_margin = d.cfg.receive_margin;
   std::atomic_store(&d.st->tokens, d.cfg.tokens);

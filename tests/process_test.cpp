@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "auth.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
@@ -53,6 +55,25 @@ TEST_CASE("SIGTERM and SIGINT stop the service with status 0 within 1 s") {
     CHECK(p.wait_exit(std::chrono::seconds{5}) == 0);
     CHECK(clock_type::now() - t0 < std::chrono::seconds{1});
   }
+}
+
+TEST_CASE("a --max-connections past the descriptor limit is lowered, logged") {
+  // actormq raises its soft limit to this hard one and keeps 64 for itself.
+  rlimit lim{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  if (lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= 1000000 + 64) {
+    WARN("the hard descriptor limit leaves room for 1000000 connections");
+    return;
+  }
+  temp_dir dir;
+  process p{{"--host=127.0.0.1", "--port=0", dir.option(),
+             "--max-connections=1000000"}};
+  auto line = p.wait_for_line("does not fit the descriptor limit");
+  CHECK(line.find(std::to_string(lim.rlim_max - 64)
+                  + " connections are served at once")
+        != std::string::npos);
+  test::http_client c{p.port_from_log()};
+  CHECK(c.request("GET", "/healthz").status == 200);
 }
 
 TEST_CASE("the built-in consumer logs like the original") {

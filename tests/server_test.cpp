@@ -572,6 +572,30 @@ TEST_CASE("past --max-connections a connection gets 503 and is closed") {
   CHECK(status == 200);
 }
 
+TEST_CASE("past --max-connections the 503 is followed by a close at once") {
+  test::running_server s{64, 0, nullptr, [](actormq::http::server_config& c) {
+                           c.max_connections = 1;
+                         }};
+  test::http_client first{s.port()};
+  REQUIRE(first.request("GET", "/healthz").status == 200);
+  test::http_client extra{s.port()};
+  CHECK(extra.read_response().status == 503);
+  auto t0 = test_clock::now();
+  CHECK(extra.closed_by_server());
+  // The server let go of its descriptor (it does not linger reading): what
+  // the client sends now meets a reset.
+  auto reset = false;
+  while (!reset && since(t0) < milliseconds{200}) {
+    try {
+      extra.send_raw("x");
+      std::this_thread::sleep_for(milliseconds{10});
+    } catch (const std::runtime_error&) {
+      reset = true;
+    }
+  }
+  CHECK(reset);
+}
+
 TEST_CASE("a long poll whose client left holds its slot until it ends") {
   test::running_server s{64, 0, nullptr, [](actormq::http::server_config& c) {
                            c.max_connections = 4;
