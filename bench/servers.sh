@@ -16,9 +16,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until port $1 answers (scheme $2: http by default).
 wait_port() {
   for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+    curl -sk -o /dev/null "${2:-http}://127.0.0.1:$1/" && return 0
     sleep 0.05
   done
   echo "server on port $1 did not start" >&2
@@ -44,10 +45,11 @@ start_servers() {
 
 # One wrk round of POST /enqueue (bench/post.lua, 100-byte messages) against
 # 127.0.0.1:$1 with $connections connections for $duration seconds, with
-# the extra header $2 if given; prints "req_per_s p99_us errors".
+# the extra header $2 if given, over scheme $3 (http by default); prints
+# "req_per_s p99_us errors".
 wrk_post() {
   wrk -t2 -c"$connections" -d"${duration}s" -s "$here/post.lua" \
-    ${2:+-H "$2"} "http://127.0.0.1:$1/enqueue" \
+    ${2:+-H "$2"} "${3:-http}://127.0.0.1:$1/enqueue" \
     | awk '/^RESULT/ {
         split($2, r, "="); split($3, s, "="); split($4, e, "=");
         split($6, p, "=");

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <exception>
+#include <memory>
 #include <utility>
 
 #include <unistd.h>
@@ -91,7 +93,14 @@ config::config()
          "SIGHUP reads it again")
     .add(new_token_, "new-token",
          "print a new random token named NAME and its auth file line, "
-         "then exit");
+         "then exit")
+    .add(tls_cert_, "tls-cert",
+         "PEM certificate (chain): the port speaks HTTPS only, TLS 1.2+; "
+         "SIGHUP reloads it (default: plain HTTP)")
+    .add(tls_key_, "tls-key", "PEM private key of --tls-cert, unencrypted")
+    .add(tls_client_ca_, "tls-client-ca",
+         "PEM CA certificates: clients must present a certificate one of "
+         "them signed (mutual TLS)");
   // Two cores serve HTTP; two scheduler threads keep the actors close to
   // them. The sharing policy wakes an idle worker at once instead of letting
   // it sleep-poll: lower latency per request (bench/cycle.sh: 0.14x -> 0.20x
@@ -186,6 +195,18 @@ std::string config::validate(settings& out) const {
     result.tokens = std::get<0>(std::move(loaded));
   }
   result.auth_file = auth_file_;
+  if (tls_cert_.empty() != tls_key_.empty())
+    return "--tls-cert and --tls-key go together: give both or neither";
+  if (!tls_client_ca_.empty() && tls_cert_.empty())
+    return "--tls-client-ca needs --tls-cert and --tls-key";
+  if (!tls_cert_.empty()) {
+    try {
+      result.tls = std::make_shared<const tls_context>(
+        tls_files{tls_cert_, tls_key_, tls_client_ca_});
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
   out = std::move(result);
   return {};
 }

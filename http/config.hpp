@@ -11,6 +11,7 @@
 #include "actormq/log.hpp"
 #include "actormq/storage_actor.hpp"
 #include "auth.hpp"
+#include "tls.hpp"
 
 namespace actormq::http {
 
@@ -63,6 +64,9 @@ struct settings {
   /// With --new-token=NAME: the name; actormq prints a new token and its
   /// line for the auth file, and exits.
   std::string new_token;
+  /// The TLS context loaded from --tls-cert and friends (null: plain
+  /// HTTP).
+  std::shared_ptr<const tls_context> tls;
 };
 
 /// The command line and `caf-application.ini` of `actormq`: CAF's own
@@ -97,6 +101,9 @@ private:
   int64_t consumers_;
   std::string auth_file_;
   std::string new_token_;
+  std::string tls_cert_;
+  std::string tls_key_;
+  std::string tls_client_ca_;
 };
 
 } // namespace actormq::http

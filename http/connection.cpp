@@ -50,11 +50,23 @@ connection::connection(std::shared_ptr<shared_state> st,
     fd_(fd),
     since_(clock_type::now()),
     reader_(st_->max_header_bytes, st_->max_body_bytes) {
-  // nop
+  if (auto ctx = std::atomic_load(&st_->tls)) {
+    tls_ = std::make_unique<tls_session>(*ctx);
+    state_ = state::handshake;
+  }
 }
 
 void connection::input(const char* data, size_t size) {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (!tls_)
+    take(data, size);
+  else if (state_ != state::closing)
+    decrypt(data, size);
+  update_pause();
+}
+
+/// Plaintext arrived: parsed at once, or kept to read ahead.
+void connection::take(const char* data, size_t size) {
   if (state_ == state::idle || state_ == state::reading) {
     // Nothing waits unparsed in these states: read straight from `data`.
     auto used = parse(data, size);
@@ -66,7 +78,27 @@ void connection::input(const char* data, size_t size) {
     read_ahead_pos_ = 0;
     read_ahead_.append(data, size);
   }
-  update_pause();
+}
+
+/// Bytes from a TLS client: the handshake moves on, records become
+/// plaintext, and what the session has to say goes out. A failed session
+/// closes the connection at once (plain HTTP sent here ends so).
+void connection::decrypt(const char* data, size_t size) {
+  tls_->feed(data, size);
+  char plain[16 * 1024];
+  while (state_ != state::closing) {
+    auto n = tls_->read(plain, sizeof(plain));
+    if (state_ == state::handshake && tls_->established())
+      state_ = state::reading; // since_ stays: --header-timeout goes on
+    if (n == 0)
+      break;
+    take(plain, n);
+  }
+  send(tls_->take_output(), false);
+  if (tls_->failed()) {
+    log::debug("a TLS handshake or record failed; connection closed");
+    close_now();
+  }
 }
 
 bool connection::resume() {
@@ -94,6 +126,12 @@ void connection::expire(clock_type::time_point now) {
              || (state_ == state::closing && now - since_ >= linger_time
                  && queued_writes_.load(std::memory_order_acquire) == 0)) {
     close_now();
+  } else if (state_ == state::handshake
+             && now - since_ >= std::min(st_->header_timeout,
+                                         st_->request_timeout)) {
+    log::debug("a TLS handshake did not finish within --header-timeout; "
+               "connection closed");
+    close_now();
   } else if (state_ == state::dispatched && now >= deadline_) {
     log::warning("a request got no answer from the actors in time; the "
                  "request got 503");
@@ -112,6 +150,10 @@ void connection::expire(clock_type::time_point now) {
 
 void connection::refuse() {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (tls_) {
+    close_now();
+    return;
+  }
   keep_alive_ = false;
   finish(problem_reply(problem::too_many_connections));
   close_now();
@@ -367,19 +409,38 @@ bool connection::update_pause() {
     case state::writing:
       pause = true;
       break;
-    default:
-      // Idle and reading parse at once; closing reads to see the end.
+    case state::closing:
+      // Reads to see the end.
       pause = false;
+      break;
+    default:
+      // Handshake, idle and reading parse at once, while what waits unsent
+      // (TLS may answer what it reads: handshake messages, alerts) stays
+      // within its bound.
+      pause = unsent_.load(std::memory_order_acquire) >= max_unsent;
   }
   return paused_.exchange(pause, std::memory_order_acq_rel) && !pause;
 }
 
-/// Writes at once from this thread when nothing of ours is queued in
-/// Pistache (saves waking its reactor: the common case for small
-/// replies); what the socket does not take goes through Pistache's queue.
-/// The mutex keeps the descriptor valid: closed() needs it first.
+/// Writes `bytes` of HTTP, sealed into TLS records (and then a
+/// close_notify if `close_after`) over TLS.
 void connection::write(std::string bytes, bool close_after) {
-  if (!open_)
+  if (tls_ && open_) {
+    tls_->write(bytes);
+    if (close_after)
+      tls_->close();
+    bytes = tls_->take_output();
+  }
+  send(std::move(bytes), close_after);
+}
+
+/// Sends bytes as they go on the wire, at once from this thread when
+/// nothing of ours is queued in Pistache (saves waking its reactor: the
+/// common case for small replies); what the socket does not take goes
+/// through Pistache's queue. The mutex keeps the descriptor valid:
+/// closed() needs it first.
+void connection::send(std::string bytes, bool close_after) {
+  if (!open_ || (bytes.empty() && !close_after))
     return;
   size_t done = 0;
   if (queued_writes_.load(std::memory_order_acquire) == 0) {
@@ -418,10 +479,10 @@ void connection::written(size_t size, bool close_after) {
     transport_->wake(shared_from_this());
 }
 
-/// Closes without a reply: the socket shuts both ways, so the transport
-/// reads its end and forgets the connection. A request in service keeps
-/// its state: its answer still comes (and leaves in_flight), then goes
-/// nowhere.
+/// Closes without a reply (a close_notify first over TLS): the socket
+/// shuts both ways, so the transport reads its end and forgets the
+/// connection. A request in service keeps its state: its answer still
+/// comes (and leaves in_flight), then goes nowhere.
 void connection::close_now() {
   if (state_ != state::dispatched)
     state_ = state::closing;
@@ -429,8 +490,15 @@ void connection::close_now() {
   std::string{}.swap(read_ahead_);
   read_ahead_pos_ = 0;
   update_pause();
-  if (open_)
-    ::shutdown(fd_, SHUT_RDWR);
+  if (!open_)
+    return;
+  if (tls_ && queued_writes_.load(std::memory_order_acquire) == 0) {
+    // The last the client reads, if it reads on (behind replies still
+    // queued it would never go out).
+    tls_->close();
+    send(tls_->take_output(), false);
+  }
+  ::shutdown(fd_, SHUT_RDWR);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 
 #include "api.hpp"
 #include "json_api.hpp"
+#include "tls.hpp"
 #include "wire.hpp"
 
 /// One client connection of the HTTP frontend, as a state machine, and the
@@ -57,6 +58,10 @@ struct shared_state {
   /// reload swaps the set whole: read and write the pointer with
   /// std::atomic_load and std::atomic_store only.
   std::shared_ptr<const auth::token_set> tokens;
+  /// The TLS context of new connections (--tls-cert); null: plain HTTP. A
+  /// reload swaps it whole (connections keep theirs): read and write the
+  /// pointer with std::atomic_load and std::atomic_store only.
+  std::shared_ptr<const tls_context> tls;
   /// Time for a request line and headers, for a whole request, and for a
   /// keep-alive connection waiting for its next request.
   clock_type::duration header_timeout;
@@ -91,14 +96,23 @@ private:
 ///
 /// Bytes, timers and the client's departure arrive on the connection's
 /// Pistache thread; answers from actors on any thread (respond()).
+///
+/// Over TLS, bytes from the socket go through a tls_session before the
+/// request reader, and replies through it before the socket; the bounds
+/// count the bytes on the wire. Every call into the session holds the
+/// connection's mutex, as everything else does.
 class connection : public std::enable_shared_from_this<connection> {
 public:
   /// Where a connection stands.
   enum class state : uint8_t {
+    /// A TLS connection starts here, until its handshake is done. The
+    /// handshake counts against --header-timeout, which closes the
+    /// connection silently; a failed handshake closes it at once.
+    handshake,
     /// Kept alive, waiting for the first byte of the next request
     /// (--idle-timeout closes it silently).
     idle,
-    /// A request is arriving; a new connection starts here
+    /// A request is arriving; a new plain connection starts here
     /// (--header-timeout, --request-timeout: 408, then closing).
     reading,
     /// One request is in service. Bytes that arrive wait unparsed, up to
@@ -145,7 +159,9 @@ public:
 
   /// Refuses the connection (the server holds --max-connections): a 503,
   /// then a close at once, without lingering: past the limit, a connection
-  /// holds its descriptor no longer than that.
+  /// holds its descriptor no longer than that. Over TLS only the close,
+  /// before any handshake (which would cost the most when the server is
+  /// busiest).
   void refuse();
 
   /// The client went away; nothing may be written to the descriptor now.
@@ -167,6 +183,8 @@ public:
   void uncount(uint64_t request);
 
 private:
+  void take(const char* data, size_t size);
+  void decrypt(const char* data, size_t size);
   size_t parse(const char* data, size_t size);
   void serve(request& req);
   void route(request& req);
@@ -178,6 +196,7 @@ private:
   void serve_read_ahead();
   bool update_pause();
   void write(std::string bytes, bool close_after);
+  void send(std::string bytes, bool close_after);
   void written(size_t size, bool close_after);
   void close_now();
   void leave();
@@ -189,6 +208,8 @@ private:
   int fd_;
   std::mutex mtx_;
   state state_ = state::reading;
+  /// Null for plain HTTP.
+  std::unique_ptr<tls_session> tls_;
   /// When the current state's timeout started (writing, closing: when the
   /// client last took reply bytes).
   clock_type::time_point since_;

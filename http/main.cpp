@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
   scfg.storage_healthy = node.healthy;
   scfg.auth_file = opts.auth_file;
   scfg.tokens = opts.tokens;
+  scfg.tls = opts.tls;
   http::server srv{sys, registry, scfg};
   try {
     srv.start();
@@ -164,8 +165,13 @@ int main(int argc, char** argv) {
   if (opts.tokens)
     log::info("access control on: " + std::to_string(opts.tokens->size())
               + " tokens from " + opts.auth_file);
+  std::string scheme;
+  if (opts.tls)
+    scheme = opts.tls->files().client_ca.empty()
+               ? " (HTTPS)"
+               : " (HTTPS, client certificates required)";
   log::info("ActorMQ listening on " + opts.host + ":"
-            + std::to_string(srv.port()));
+            + std::to_string(srv.port()) + scheme);
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
     log::info("SIGHUP received, reading the files again");

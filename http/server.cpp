@@ -77,6 +77,27 @@ struct server::impl {
     log::info("auth file reloaded: " + std::to_string(count) + " tokens");
     return true;
   }
+
+  /// Reads the TLS files again; good ones make the context of new
+  /// connections (open ones keep theirs).
+  bool reload_tls() {
+    auto current = std::atomic_load(&st->tls);
+    if (!current)
+      return true;
+    auto& files = current->files();
+    try {
+      std::atomic_store(&st->tls,
+                        std::make_shared<const tls_context>(files));
+    } catch (const std::exception& e) {
+      log::error(std::string{"TLS reload refused, the old certificate "
+                             "stays: "}
+                 + e.what());
+      return false;
+    }
+    log::info("TLS certificate and key reloaded from " + files.cert
+              + " and " + files.key + "; new connections use them");
+    return true;
+  }
 };
 
 server::server(caf::actor_system& sys, registry_actor registry,
@@ -109,6 +130,7 @@ void server::start() {
   d.st->actor_timeout = d.cfg.actor_timeout;
   d.st->receive_margin = d.cfg.receive_margin;
   std::atomic_store(&d.st->tokens, d.cfg.tokens);
+  std::atomic_store(&d.st->tls, d.cfg.tls);
   d.supervisor = detail::spawn_bridges(
     d.sys, d.st,
     detail::bridge_config{d.registry},
@@ -173,6 +195,7 @@ void server::stop() {
 bool server::reload() {
   auto ok = true;
   ok = impl_->reload_tokens() && ok;
+  ok = impl_->reload_tls() && ok;
   return ok;
 }
 

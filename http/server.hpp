@@ -11,6 +11,7 @@
 #include <caf/fwd.hpp>
 
 #include "actormq/actors.hpp"
+#include "tls.hpp"
 
 namespace actormq::http {
 
@@ -56,6 +57,9 @@ struct server_config {
   /// caller (who refuses a bad file before anything starts); null: access
   /// control off.
   std::shared_ptr<const auth::token_set> tokens;
+  /// Null: the port speaks plain HTTP. Else HTTPS only, with this context
+  /// (reload() loads its files again).
+  std::shared_ptr<const tls_context> tls;
 };
 
 /// The REST frontend: Pistache's TCP layer reads requests; each becomes one
@@ -84,9 +88,11 @@ public:
   /// Safe to call more than once.
   void stop();
 
-  /// Reads the server's files again (the auth file): each that is good
-  /// takes effect for the next request; a bad one is refused with a log
-  /// line, and what was in force stays. Returns whether all took effect.
+  /// Reads the server's files again (the auth file, the TLS certificate,
+  /// key and client CA): each that is good takes effect for the next
+  /// request (TLS: the next connection; open ones keep theirs); a bad one
+  /// is refused with a log line, and what was in force stays. Returns
+  /// whether all took effect.
   bool reload();
 
   /// The bridge actors serving requests now, one per HTTP thread (a bridge

@@ -1,7 +1,8 @@
 #pragma once
 
 // A small blocking HTTP/1.1 client over a real socket, for tests: it sends
-// raw bytes and reads responses as a client would see them.
+// raw bytes and reads responses as a client would see them (tls_client.hpp
+// does the same over TLS).
 
 #include <algorithm>
 #include <cctype>
@@ -13,11 +14,23 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 namespace test {
+
+/// Three requests in one piece, for pipelining: an enqueue of "a", a
+/// GET /healthz, an enqueue of "b".
+constexpr std::string_view three_pipelined
+  = "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 15\r\n\r\n{\"message\":\"a\"}"
+    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 15\r\n\r\n{\"message\":\"b\"}";
 
 /// A response as read from the wire.
 struct http_response {
@@ -60,7 +73,7 @@ public:
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
 
-  ~http_client() {
+  virtual ~http_client() {
     ::close(fd_);
   }
 
@@ -69,7 +82,7 @@ public:
 
   void send_raw(std::string_view bytes) {
     while (!bytes.empty()) {
-      auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      auto n = send_some(bytes.data(), bytes.size());
       if (n <= 0)
         throw std::runtime_error("send failed");
       bytes.remove_prefix(static_cast<size_t>(n));
@@ -148,23 +161,47 @@ public:
     return r;
   }
 
+  /// Makes a send that finds the socket full for `ms` fail.
+  void send_timeout(int ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  }
+
+  /// Whether the server sent something, or closed, within `ms`.
+  bool readable(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, ms) > 0;
+  }
+
   /// True if the server closed the connection (reads EOF within 5 s).
   bool closed_by_server() {
     char c;
-    return buf_.empty() && ::recv(fd_, &c, 1, 0) == 0;
+    return buf_.empty() && receive_some(&c, 1) == 0;
   }
+
+protected:
+  /// Sends some of `data`; returns how much, or <= 0 on an error.
+  virtual long send_some(const char* data, size_t size) {
+    return ::send(fd_, data, size, MSG_NOSIGNAL);
+  }
+
+  /// Reads into `buf`: bytes, 0 at the end, < 0 after 5 s or an error.
+  virtual long receive_some(char* buf, size_t size) {
+    return ::recv(fd_, buf, size, 0);
+  }
+
+  int fd_ = -1;
 
 private:
   void fill() {
     char tmp[65536];
-    auto n = ::recv(fd_, tmp, sizeof(tmp), 0);
+    auto n = receive_some(tmp, sizeof(tmp));
     if (n <= 0)
       throw std::runtime_error(n == 0 ? "connection closed"
                                       : "receive timed out");
     buf_.append(tmp, static_cast<size_t>(n));
   }
 
-  int fd_ = -1;
   std::string buf_;
 };
 

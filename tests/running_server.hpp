@@ -3,7 +3,9 @@
 // The real frontend on port 0 (real sockets) in front of a real registry,
 // for the HTTP tests.
 
+#include <fstream>
 #include <functional>
+#include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -16,6 +18,16 @@
 #include "server.hpp"
 
 namespace test {
+
+/// This process's resident memory in bytes (a running_server runs in it).
+inline size_t resident_bytes() {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoul(line.substr(6)) * 1024;
+  return 0;
+}
 
 class running_server {
 public:

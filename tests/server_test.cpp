@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -239,13 +238,7 @@ TEST_CASE_METHOD(server_fixture,
 
 TEST_CASE_METHOD(server_fixture, "pipelined requests are answered in order") {
   test::http_client c{port()};
-  c.send_raw("POST /enqueue HTTP/1.1\r\nHost: x\r\n"
-             "Content-Type: application/json\r\n"
-             "Content-Length: 15\r\n\r\n{\"message\":\"a\"}"
-             "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-             "POST /enqueue HTTP/1.1\r\nHost: x\r\n"
-             "Content-Type: application/json\r\n"
-             "Content-Length: 15\r\n\r\n{\"message\":\"b\"}");
+  c.send_raw(test::three_pipelined);
   CHECK(c.read_response().body == R"({"success":"Message enqueued","id":1})");
   CHECK(c.read_response().body == R"({"data":"ok"})");
   CHECK(c.read_response().body == R"({"success":"Message enqueued","id":2})");
@@ -430,16 +423,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using test_clock = std::chrono::steady_clock;
-
-/// This process's resident memory in bytes (the server runs in it).
-size_t resident_bytes() {
-  std::ifstream in{"/proc/self/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoul(line.substr(6)) * 1024;
-  return 0;
-}
+using test::resident_bytes;
 
 /// A server with short timeouts: 200 ms for headers, 400 ms for a whole
 /// request, 300 ms for an idle connection.
