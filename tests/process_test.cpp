@@ -25,7 +25,8 @@ TEST_CASE("actormq --help lists the options and exits 0") {
   for (auto opt : {"--host", "--port", "--consume-interval",
                    "--max-message-bytes", "--data-dir", "--log-level",
                    "--fsync", "--fsync-interval", "--auth-file",
-                   "--new-token", "--send-timeout"})
+                   "--new-token", "--send-timeout", "--tls-cert",
+                   "--tls-key", "--tls-client-ca"})
     CHECK(p.output().find(opt) != std::string::npos);
 }
 

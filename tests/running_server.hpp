@@ -7,6 +7,13 @@
 #include <functional>
 #include <string>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// The sanitizers' runtime has it; GCC ships no header that declares it.
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#else
+#include <malloc.h>
+#endif
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
@@ -27,6 +34,17 @@ inline size_t resident_bytes() {
     if (line.rfind("VmRSS:", 0) == 0)
       return std::stoul(line.substr(6)) * 1024;
   return 0;
+}
+
+/// Bytes this process's heap hands out now: what malloc gave and was not
+/// freed (memory a sanitizer holds back after a free does not count).
+inline size_t heap_bytes() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  auto m = ::mallinfo2();
+  return m.uordblks + m.hblkhd;
+#endif
 }
 
 class running_server {
