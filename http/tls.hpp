@@ -100,10 +100,10 @@ public:
 private:
   void check(int result);
 
-  /// What came from the socket and OpenSSL has not read yet (from `in_pos`),
-  /// and what is to go to it. OpenSSL reaches them through a BIO of ours:
-  /// the output is handed over without a copy, and neither keeps memory
-  /// while the connection idles.
+  /// What came from the socket and OpenSSL has not read yet (from
+  /// `in_pos`), and what is to go to it. OpenSSL reaches them through a BIO
+  /// of ours: the output is handed over without another copy, and neither
+  /// keeps memory while the connection idles.
   struct buffers {
     std::string in;
     size_t in_pos = 0;
@@ -117,8 +117,9 @@ private:
   buffers buf_;
   ssl_st* ssl_;
   bool failed_ = false;
-  /// The client's close_notify came, or ours went.
+  /// The client's close_notify came.
   bool peer_closed_ = false;
+  /// Ours went.
   bool closed_ = false;
 };
 
