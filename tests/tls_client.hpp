@@ -31,6 +31,33 @@ struct tls_options {
   int max_version = 0;
 };
 
+/// Holds SIGPIPE back on this thread while it lives, and takes any that
+/// came: OpenSSL writes (records, alerts) with a plain write(), which
+/// raises SIGPIPE on a socket the server closed, where MSG_NOSIGNAL would
+/// not.
+class no_sigpipe {
+public:
+  no_sigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+
+  ~no_sigpipe() {
+    timespec none{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &none) > 0)
+      continue;
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+  no_sigpipe(const no_sigpipe&) = delete;
+  no_sigpipe& operator=(const no_sigpipe&) = delete;
+
+private:
+  sigset_t pipe_;
+  sigset_t old_;
+};
+
 /// OpenSSL's reason for the last failure on this thread ("" if none).
 inline std::string tls_reason() {
   auto code = ERR_peek_last_error();
@@ -67,6 +94,7 @@ public:
     ssl_.reset(SSL_new(ctx));
     SSL_set_fd(ssl_.get(), fd_);
     ERR_clear_error();
+    no_sigpipe guard;
     if (SSL_connect(ssl_.get()) != 1)
       throw std::runtime_error("handshake failed: " + tls_reason());
   }
@@ -92,25 +120,17 @@ public:
   }
 
 protected:
-  /// A write to a socket the server closed raises SIGPIPE: it is held
-  /// back and taken here, as MSG_NOSIGNAL would for a plain send.
   long send_some(const char* data, size_t size) override {
-    sigset_t pipe, old;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    no_sigpipe guard;
     ERR_clear_error();
     auto n = SSL_write(ssl_.get(), data, static_cast<int>(size));
-    timespec none{0, 0};
-    while (sigtimedwait(&pipe, nullptr, &none) > 0)
-      continue;
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return n > 0 ? n : -1;
   }
 
   /// A close_notify or a closed socket is the end (0); an alert from the
   /// server too, and last_error() says which.
   long receive_some(char* buf, size_t size) override {
+    no_sigpipe guard;
     ERR_clear_error();
     errno = 0;
     auto n = SSL_read(ssl_.get(), buf, static_cast<int>(size));
