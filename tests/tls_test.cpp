@@ -479,33 +479,62 @@ TEST_CASE_METHOD(tls_fixture, "past --max-connections TLS closes at once") {
   CHECK(served_when_room());
 }
 
+namespace {
+
+/// Sends pipelined requests on `c` and never reads, for 1.5 s or until
+/// the socket stays full for 300 ms; returns the bytes sent.
+size_t pipeline_without_reading(test::tls_client& c) {
+  c.send_timeout(300);
+  std::string batch;
+  while (batch.size() < 64 * 1024)
+    batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  size_t sent = 0;
+  auto t0 = test_clock::now();
+  try {
+    while (since(t0) < milliseconds{1500}) {
+      c.send_raw(batch);
+      sent += batch.size();
+    }
+  } catch (const std::runtime_error&) {
+    // The socket stayed full: the server stopped reading.
+  }
+  return sent;
+}
+
+} // namespace
+
 TEST_CASE_METHOD(tls_fixture, "a TLS pipeliner that never reads is held") {
   start({}, [](actormq::http::server_config& c) {
     c.header_timeout = milliseconds{10000};
     c.request_timeout = milliseconds{10000};
   });
   auto c = connect();
-  c->send_timeout(300);
-  std::string batch;
-  while (batch.size() < 64 * 1024)
-    batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   auto before = test::heap_bytes();
-  size_t sent = 0;
-  auto t0 = test_clock::now();
-  try {
-    while (since(t0) < milliseconds{1500}) {
-      c->send_raw(batch);
-      sent += batch.size();
-    }
-  } catch (const std::runtime_error&) {
-    // The socket stayed full: the server stopped reading.
-  }
+  auto sent = pipeline_without_reading(*c);
   std::this_thread::sleep_for(milliseconds{200});
   auto grown = test::heap_bytes() - std::min(before, test::heap_bytes());
   WARN("the pipeliner sent " << sent / 1024 << " KiB; the heap grew by "
                              << grown / 1024 << " KiB");
   CHECK(grown < 64u * 1024 * 1024);
   CHECK(connect()->request("GET", "/healthz").status == 200);
+}
+
+TEST_CASE_METHOD(tls_fixture, "a TLS client that never reads is reset") {
+  start({}, [](actormq::http::server_config& c) {
+    c.header_timeout = milliseconds{10000};
+    c.request_timeout = milliseconds{10000};
+    c.idle_timeout = milliseconds{10000};
+    c.send_timeout = milliseconds{300};
+    c.max_connections = 2;
+  });
+  auto other = connect();
+  auto pipeliner = connect();
+  pipeline_without_reading(*pipeliner);
+  // Past --send-timeout the server let go of it: beside `other`, the limit
+  // of two has room.
+  std::this_thread::sleep_for(milliseconds{1000});
+  CHECK(served_when_room());
+  CHECK(other->request("GET", "/healthz").status == 200);
 }
 
 namespace {
