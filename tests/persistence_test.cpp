@@ -79,6 +79,15 @@ struct persistence_fixture : testing::fixture {
                                         std::move(dedup_id)));
   }
 
+  /// Creates `name` with one delivery before its messages go to `dlq`.
+  void with_dlq(const std::string& name, const std::string& dlq) {
+    queue_attributes attrs;
+    attrs.max_deliveries = 1;
+    attrs.dead_letter_queue = dlq;
+    REQUIRE(request<queue_actor>(reg, atom::put::value, name, attrs,
+                                 attribute_field::all));
+  }
+
   std::vector<lease> receive(const queue_actor& q, uint32_t max = 10) {
     auto xs = request<std::vector<lease>>(q, atom::receive::value, max,
                                           caf::timespan{30s},
@@ -196,11 +205,7 @@ TEST_CASE_METHOD(persistence_fixture,
 
 TEST_CASE_METHOD(persistence_fixture,
                  "attributes, dead letters, purge, delete and dedup persist") {
-  queue_attributes attrs;
-  attrs.max_deliveries = 1;
-  attrs.dead_letter_queue = "orders.dlq";
-  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"orders"},
-                               attrs, attribute_field::all));
+  with_dlq("orders", "orders.dlq");
   auto q = get("orders");
   auto id = enqueue(q, "poison", "k1");
   REQUIRE(id);
@@ -295,11 +300,7 @@ TEST_CASE_METHOD(persistence_fixture,
 
 TEST_CASE_METHOD(persistence_fixture,
                  "a redrive is answered once its move is written") {
-  queue_attributes attrs;
-  attrs.max_deliveries = 1;
-  attrs.dead_letter_queue = "dlq";
-  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"home"},
-                               attrs, attribute_field::all));
+  with_dlq("home", "dlq");
   auto home = get("home");
   REQUIRE(enqueue(home, "poison"));
   REQUIRE(receive(home).size() == 1);
@@ -357,11 +358,7 @@ TEST_CASE_METHOD(persistence_fixture,
 
 TEST_CASE_METHOD(persistence_fixture,
                  "a queue restarted while its dead letter moves holds it once") {
-  queue_attributes attrs;
-  attrs.max_deliveries = 1;
-  attrs.dead_letter_queue = "dlq";
-  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"jobs"},
-                               attrs, attribute_field::all));
+  with_dlq("jobs", "dlq");
   get("dlq");
   auto q = get("jobs");
   REQUIRE(enqueue(q, "poison"));
