@@ -6,8 +6,10 @@
 #include <optional>
 #include <utility>
 
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <caf/send.hpp>
@@ -115,8 +117,9 @@ bool connection::resume() {
 
 void connection::expire(clock_type::time_point now) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if ((state_ == state::writing || state_ == state::closing) && open_
-      && queued_writes_.load(std::memory_order_acquire) > 0) {
+  if ((state_ == state::writing || state_ == state::closing
+       || state_ == state::idle)
+      && open_ && replies_unacked()) {
     if (stalled(now)) {
       log::debug("a client took no reply bytes within --send-timeout; "
                  "connection reset");
@@ -513,7 +516,23 @@ uint64_t bytes_acked(int fd) {
   return info.tcpi_bytes_acked;
 }
 
+/// Bytes in socket `fd`'s send queue that its peer has not acknowledged
+/// (with a large tcp_wmem the kernel takes a whole reply at once).
+int unacked_bytes(int fd) {
+  int n = 0;
+  if (::ioctl(fd, SIOCOUTQ, &n) != 0)
+    return 0;
+  return n;
+}
+
 } // namespace
+
+/// Whether replies wait for the client: in Pistache's queue, or sent to
+/// the kernel and not yet acknowledged.
+bool connection::replies_unacked() const {
+  return queued_writes_.load(std::memory_order_acquire) > 0
+         || unacked_bytes(fd_) > 0;
+}
 
 /// Whether the client took no reply bytes for --send-timeout: its TCP
 /// acknowledged nothing new since `since_`, which moves when it does.

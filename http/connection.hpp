@@ -110,7 +110,9 @@ public:
     /// connection silently; a failed handshake closes it at once.
     handshake,
     /// Kept alive, waiting for the first byte of the next request
-    /// (--idle-timeout closes it silently).
+    /// (--idle-timeout closes it silently). While the kernel still holds
+    /// reply bytes the client has not acknowledged, --send-timeout applies
+    /// as in writing.
     idle,
     /// A request is arriving; a new plain connection starts here
     /// (--header-timeout, --request-timeout: 408, then closing).
@@ -128,7 +130,8 @@ public:
     /// is out, the connection sends its FIN and reads on, discarding, for
     /// up to linger_time: a client still sending (a body over the limit)
     /// reads the reply instead of a reset. While replies still wait in
-    /// Pistache's queue, --send-timeout applies as in writing.
+    /// Pistache's queue or unacknowledged in the kernel's, --send-timeout
+    /// applies as in writing.
     closing,
   };
 
@@ -200,6 +203,7 @@ private:
   void written(size_t size, bool close_after);
   void close_now();
   void leave();
+  bool replies_unacked() const;
   bool stalled(clock_type::time_point now);
   void reset();
 

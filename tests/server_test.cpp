@@ -679,41 +679,49 @@ TEST_CASE("a pipeliner that never reads its replies is held back by TCP") {
 
 TEST_CASE("a client that never reads its replies is reset (--send-timeout)") {
   // Kept alive, the reply leaves the connection writing; with "Connection:
-  // close", closing. Either way the client never takes a byte.
-  for (auto close : {false, true}) {
-    INFO("Connection: close " << close);
-    test::running_server s{32 * 1024, 0, nullptr,
-                           [](actormq::http::server_config& c) {
-                             c.send_timeout = milliseconds{300};
-                             c.max_connections = 2;
-                           }};
-    test::http_client setup{s.port()};
-    auto body = R"({"message":")" + std::string(30000, 'x') + R"("})";
-    for (int i = 0; i < 100; ++i)
-      REQUIRE(setup.request("POST", "/queues/q/messages", body, json_header)
-                .status
-              == 200);
-    // A ~3 MB reply for a client with a 4 KiB window that reads nothing.
-    int fd = test::connect_loopback(s.port(), 4096);
-    std::string get = "GET /queues/q/peek?max=100 HTTP/1.1\r\nHost: x\r\n";
-    get += close ? "Connection: close\r\n\r\n" : "\r\n";
-    REQUIRE(::send(fd, get.data(), get.size(), MSG_NOSIGNAL)
-            == static_cast<ssize_t>(get.size()));
-    std::this_thread::sleep_for(milliseconds{1500});
-    // The server let go of it: beside `setup`, the limit of two has room.
-    test::http_client next{s.port()};
-    CHECK(next.request("GET", "/healthz").status == 200);
-    // The client gets what its window held, then the reset (or the end).
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    size_t got = 0;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0)
-      got += static_cast<size_t>(n);
-    CHECK((n == 0 || errno == ECONNRESET));
-    CHECK(got < 1000 * 1000);
-    ::close(fd);
+  // close", closing. Either way the client never takes a byte. A small
+  // reply goes to the kernel whole (so does a large one where tcp_wmem is
+  // large): the connection looks idle while the kernel still holds it.
+  for (auto messages : {100, 1}) {
+    for (auto close : {false, true}) {
+      INFO("messages " << messages << ", Connection: close " << close);
+      test::running_server s{32 * 1024, 0, nullptr,
+                             [](actormq::http::server_config& c) {
+                               c.send_timeout = milliseconds{300};
+                               c.max_connections = 2;
+                             }};
+      test::http_client setup{s.port()};
+      auto body = R"({"message":")"
+                  + std::string(messages == 1 ? 8000 : 30000, 'x') + R"("})";
+      for (int i = 0; i < messages; ++i)
+        REQUIRE(setup.request("POST", "/queues/q/messages", body, json_header)
+                  .status
+                == 200);
+      // A reply (~3 MB or ~8 KB) for a client with a 4 KiB window that
+      // reads nothing.
+      int fd = test::connect_loopback(s.port(), 4096);
+      std::string get = "GET /queues/q/peek?max=100 HTTP/1.1\r\nHost: x\r\n";
+      get += close ? "Connection: close\r\n\r\n" : "\r\n";
+      REQUIRE(::send(fd, get.data(), get.size(), MSG_NOSIGNAL)
+              == static_cast<ssize_t>(get.size()));
+      std::this_thread::sleep_for(milliseconds{1500});
+      // The server let go of it: beside `setup`, the limit of two has room.
+      test::http_client next{s.port()};
+      CHECK(next.request("GET", "/healthz").status == 200);
+      // The client gets what its window held, then the reset.
+      timeval tv{2, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      size_t got = 0;
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0)
+        got += static_cast<size_t>(n);
+      CHECK((n == 0 || errno == ECONNRESET));
+      CHECK(got < 1000 * 1000);
+      if (messages == 1)
+        CHECK(n == -1);
+      ::close(fd);
+    }
   }
 }
 
