@@ -19,23 +19,6 @@ time_point now_of(self_ptr self) {
   return self->clock().now();
 }
 
-/// When to wake up for a deadline at `next`: at it when it is under 1 ms
-/// away, else at the point before it of a grid whose step is the largest
-/// power of two (in ms) not above the distance. A tick that comes early
-/// sets the next, finer one. However the deadlines move (ever earlier
-/// extends), at most two ticks per step size are pending at a time, so
-/// under 60 for 12 hours, not one per deadline.
-time_point wake_time(time_point now, time_point next) {
-  auto distance = next - now;
-  caf::timespan step = std::chrono::milliseconds{1};
-  if (distance < step)
-    return next;
-  while (2 * step <= distance)
-    step *= 2;
-  auto since = next.time_since_epoch();
-  return time_point{since - since % step};
-}
-
 caf::timespan visibility_or_default(self_ptr self, caf::timespan x) {
   return x > caf::timespan{0} ? x
                               : self->state.queue.attributes().visibility;
@@ -112,9 +95,33 @@ void send_dead_letters(self_ptr self) {
           });
 }
 
+void settle(self_ptr self, time_point now);
+void commit(self_ptr self);
+
+/// Sets the queue's one wake-up to `at`: the first time, a response
+/// handler that its request timeout runs; later, the same timeout moved.
+void wake_at(self_ptr self, time_point at) {
+  auto& st = self->state;
+  if (!st.wake_pending) {
+    st.wake_pending = true;
+    st.wake_id = self->new_request_id(caf::message_priority::normal)
+                   .response_id();
+    self->add_multiplexed_response_handler(
+      st.wake_id, caf::behavior{[=](caf::error&) {
+        self->state.wake_pending = false;
+        settle(self, now_of(self));
+        commit(self);
+      }});
+  } else {
+    self->clock().cancel_request_timeout(self, st.wake_id);
+  }
+  st.wake_at = at;
+  self->clock().set_request_timeout(at, self, st.wake_id);
+}
+
 /// After every change: dead letters leave, waiting receivers get messages
 /// (answered by commit()) or their empty answer when their wait is over,
-/// and a tick is scheduled for the next deadline.
+/// and the wake-up is moved to the next deadline if that is earlier.
 void settle(self_ptr self, time_point now) {
   auto& st = self->state;
   st.queue.advance(now);
@@ -147,11 +154,8 @@ void settle(self_ptr self, time_point now) {
   if (!st.deadlines.empty()
       && (!next || st.deadlines.begin()->first < *next))
     next = st.deadlines.begin()->first;
-  if (next && (st.ticks.empty() || *next < *st.ticks.begin())) {
-    auto at = wake_time(now, *next);
-    st.ticks.insert(at);
-    self->delayed_send(self, at - now, atom::tick::value);
-  }
+  if (next && (!st.wake_pending || *next < st.wake_at))
+    wake_at(self, *next);
 }
 
 /// Sends what changed since the last write to the store, for those
@@ -369,13 +373,6 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     [=](atom::commit) {
       self->state.commit_sent = false;
       write(self);
-    },
-    [=](atom::tick) {
-      auto& st = self->state;
-      auto now = now_of(self);
-      st.ticks.erase(st.ticks.begin(), st.ticks.upper_bound(now));
-      settle(self, now);
-      commit(self);
     },
     [=](atom::drain) {
       self->state.draining = true;

@@ -70,9 +70,7 @@ using queue_actor = dead_letter_sink::extend<
   // later ones not wait: the service is stopping.
   caf::reacts_to<atom::drain>,
   // Internal: writes the changes made so far to the store.
-  caf::reacts_to<atom::commit>,
-  // Internal: the next deadline of the queue is due.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::commit>>;
 
 /// A queue's name, attributes and counters.
 struct queue_info {

@@ -70,9 +70,12 @@ struct queue_state {
   std::multimap<time_point, uint64_t> deadlines;
   /// Numbers waiters in arrival order.
   uint64_t next_waiter = 0;
-  /// Ticks scheduled and not yet received. One at or before each deadline
-  /// is enough: a later deadline never adds one.
-  std::multiset<time_point> ticks;
+  /// The one pending wake-up, if wake_pending: a request timeout, which
+  /// CAF's clock can cancel (a delayed message cannot be taken back), so
+  /// an earlier deadline moves it instead of adding a timer.
+  caf::message_id wake_id;
+  time_point wake_at;
+  bool wake_pending = false;
   /// Set by a drain: receives no longer wait (the service is stopping).
   bool draining = false;
   /// Where changes are written; invalid: memory only.
