@@ -105,6 +105,11 @@ void connection::decrypt(const char* data, size_t size) {
 
 bool connection::resume() {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (state_ == state::dispatched
+      && orphaned_.load(std::memory_order_acquire) == request_) {
+    log::warning("an actor ended holding a request; the request got 503");
+    answer(problem_reply(problem::unavailable));
+  }
   if (state_ == state::writing
       && unsent_.load(std::memory_order_acquire) < max_unsent) {
     state_ = state::idle;
@@ -213,7 +218,15 @@ dispatched_request::dispatched_request(std::shared_ptr<connection> conn,
 }
 
 dispatched_request::~dispatched_request() {
-  conn->uncount(number);
+  conn->release(number);
+}
+
+void connection::release(uint64_t request) {
+  if (counted_.load(std::memory_order_acquire) != request)
+    return; // answered, or the client left
+  orphaned_.store(request, std::memory_order_release);
+  transport_->wake(shared_from_this());
+  uncount(request);
 }
 
 bool responder::respond(const reply& r) const {

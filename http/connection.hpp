@@ -153,8 +153,9 @@ public:
   /// Bytes arrived.
   void input(const char* data, size_t size);
 
-  /// After a wake: serves what waited for replies to drain. Returns
-  /// whether the transport should read.
+  /// After a wake: answers a request its actors dropped (see release()),
+  /// serves what waited for replies to drain. Returns whether the
+  /// transport should read.
   bool resume();
 
   /// Applies the timeout of the current state at `now`.
@@ -184,6 +185,12 @@ public:
   /// Request number `request` ended (any thread, with or without the
   /// mutex): it stops counting in flight, unless it did already.
   void uncount(uint64_t request);
+
+  /// The last copy of request `request`'s responder went (any thread, with
+  /// or without the mutex). Unanswered (the actor holding it ended), the
+  /// request gets its 503 now, from the connection's thread, instead of at
+  /// its backstop.
+  void release(uint64_t request);
 
 private:
   void take(const char* data, size_t size);
@@ -225,6 +232,8 @@ private:
   clock_type::time_point deadline_;
   /// The request counted in shared_state::in_flight; 0: none.
   std::atomic<uint64_t> counted_{0};
+  /// The request whose responder went unanswered; 0: none.
+  std::atomic<uint64_t> orphaned_{0};
   request_reader reader_;
   /// Bytes read while a request was in service, from `read_ahead_pos_`.
   std::string read_ahead_;

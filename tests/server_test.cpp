@@ -768,19 +768,25 @@ public:
   }
 };
 
-/// A server in front of silent_actor, with backstops of 200 ms (300 ms
-/// beyond a receive's wait).
-struct silent_fixture : test::running_server {
-  silent_fixture()
+/// A server in front of silent_actor, with a backstop of `actor_timeout`
+/// (300 ms beyond a receive's wait).
+struct silent_server : test::running_server {
+  explicit silent_server(milliseconds actor_timeout)
     : running_server(
       64, 0, nullptr,
-      [](actormq::http::server_config& c) {
-        c.actor_timeout = milliseconds{200};
+      [actor_timeout](actormq::http::server_config& c) {
+        c.actor_timeout = actor_timeout;
         c.receive_margin = milliseconds{300};
       },
       [](caf::actor_system& sys, actormq::registry_config) {
         return caf::actor_cast<registry_actor>(sys.spawn<silent_actor>());
       }) {
+    // nop
+  }
+};
+
+struct silent_fixture : silent_server {
+  silent_fixture() : silent_server(milliseconds{200}) {
     // nop
   }
 };
@@ -818,14 +824,7 @@ TEST_CASE_METHOD(silent_fixture, "an actor that never answers gets a 503") {
 
 TEST_CASE("a request its bridge drops unanswered stops counting in flight") {
   // The backstop is far off: only the responder's end can uncount it.
-  test::running_server s{
-    64, 0, nullptr,
-    [](actormq::http::server_config& c) {
-      c.actor_timeout = std::chrono::seconds{30};
-    },
-    [](caf::actor_system& sys, actormq::registry_config) {
-      return caf::actor_cast<registry_actor>(sys.spawn<silent_actor>());
-    }};
+  silent_server s{std::chrono::seconds{30}};
   {
     test::http_client c{s.port()};
     c.send("GET", "/queues");
@@ -843,6 +842,23 @@ TEST_CASE("a request its bridge drops unanswered stops counting in flight") {
   auto t0 = test_clock::now();
   s.srv.stop();
   CHECK(since(t0) < milliseconds{250});
+}
+
+TEST_CASE("a request whose bridge dies is answered 503 at once") {
+  // The backstop is far off: only the responder's end can answer it.
+  silent_server s{std::chrono::seconds{30}};
+  test::http_client c{s.port()};
+  c.send("GET", "/queues");
+  c.send("GET", "/healthz");
+  std::this_thread::sleep_for(milliseconds{100});
+  auto t0 = test_clock::now();
+  for (auto& b : s.srv.bridges())
+    caf::anon_send_exit(b, caf::exit_reason::unhandled_exception);
+  check_json_error(c.read_response(), 503,
+                   "Queue is unavailable; retry later");
+  CHECK(since(t0) < milliseconds{2000});
+  // The connection stays in step: what waited behind it is served.
+  CHECK(c.read_response().status == 200);
 }
 
 TEST_CASE_METHOD(server_fixture, "a bridge that dies is replaced") {
