@@ -5,9 +5,8 @@
 #include "actormq/recovery.hpp"
 #include "actormq/registry_actor.hpp"
 #include "actormq/storage_actor.hpp"
-#include "actormq/testing.hpp"
+#include "actor_fixture.hpp"
 #include "memory_store.hpp"
-#include "test_support.hpp"
 
 // The queues with a store under them, on virtual time: what is answered is
 // written, and a new registry on the same store gets it all back.
@@ -18,13 +17,12 @@ using test::is;
 
 namespace {
 
-struct persistence_fixture : testing::fixture {
+struct persistence_fixture : test::actor_fixture {
   std::shared_ptr<test::memory_store> db
     = std::make_shared<test::memory_store>();
   std::shared_ptr<std::atomic<bool>> healthy
     = std::make_shared<std::atomic<bool>>(true);
   storage_actor storage;
-  registry_actor reg;
 
   persistence_fixture() {
     start();
@@ -64,43 +62,6 @@ struct persistence_fixture : testing::fixture {
   void restart() {
     stop();
     start();
-  }
-
-  queue_actor get(const std::string& name) {
-    auto q = request<queue_actor>(reg, atom::get::value, name, true);
-    REQUIRE(q);
-    return *q;
-  }
-
-  caf::expected<uint64_t> enqueue(const queue_actor& q, std::string body,
-                                  std::string dedup_id = {}) {
-    return request<uint64_t>(q, atom::enqueue::value,
-                             test::text(std::move(body), 0,
-                                        std::move(dedup_id)));
-  }
-
-  /// Creates `name` with one delivery before its messages go to `dlq`.
-  void with_dlq(const std::string& name, const std::string& dlq) {
-    queue_attributes attrs;
-    attrs.max_deliveries = 1;
-    attrs.dead_letter_queue = dlq;
-    REQUIRE(request<queue_actor>(reg, atom::put::value, name, attrs,
-                                 attribute_field::all));
-  }
-
-  std::vector<lease> receive(const queue_actor& q, uint32_t max = 10) {
-    auto xs = request<std::vector<lease>>(q, atom::receive::value, max,
-                                          caf::timespan{30s},
-                                          caf::timespan{0});
-    REQUIRE(xs);
-    return *xs;
-  }
-
-  std::vector<message> peek(const queue_actor& q) {
-    auto xs = request<std::vector<message>>(q, atom::peek::value,
-                                            uint32_t{100});
-    REQUIRE(xs);
-    return *xs;
   }
 
   size_t stored_messages() {
@@ -207,7 +168,7 @@ TEST_CASE_METHOD(persistence_fixture,
                  "attributes, dead letters, purge, delete and dedup persist") {
   with_dlq("orders", "orders.dlq");
   auto q = get("orders");
-  auto id = enqueue(q, "poison", "k1");
+  auto id = enqueue(q, "poison", 0, "k1");
   REQUIRE(id);
   REQUIRE(receive(q).size() == 1);
   advance(31s);
@@ -221,7 +182,7 @@ TEST_CASE_METHOD(persistence_fixture,
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].id == *id);
   CHECK(dead[0].receive_count == 1);
-  CHECK(*enqueue(get("orders"), "again", "k1") == *id);
+  CHECK(*enqueue(get("orders"), "again", 0, "k1") == *id);
   auto moved = request<uint64_t>(reg, atom::redrive::value,
                                  std::string{"orders.dlq"});
   REQUIRE(moved);

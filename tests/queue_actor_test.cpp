@@ -4,8 +4,7 @@
 
 #include "actormq/errors.hpp"
 #include "actormq/queue_actor.hpp"
-#include "actormq/testing.hpp"
-#include "test_support.hpp"
+#include "actor_fixture.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
@@ -16,7 +15,7 @@ namespace {
 using leases = std::vector<lease>;
 using results = std::vector<caf::error>;
 
-struct queue_fixture : testing::fixture {
+struct queue_fixture : test::actor_fixture {
   queue_actor q = spawn_queue(queue_attributes{});
 
   queue_actor spawn_queue(queue_attributes attrs, std::string name = "q",
@@ -26,26 +25,6 @@ struct queue_fixture : testing::fixture {
     cfg.attributes = std::move(attrs);
     cfg.dead_letters = std::move(dlq);
     return sys.spawn(queue, std::move(cfg));
-  }
-
-  caf::expected<uint64_t> enqueue(const queue_actor& dest, std::string body,
-                                  int32_t priority = 0) {
-    return request<uint64_t>(dest, atom::enqueue::value,
-                             test::text(std::move(body), priority));
-  }
-
-  leases receive(const queue_actor& dest, uint32_t max = 10,
-                 caf::timespan vis = 30s) {
-    auto xs = request<leases>(dest, atom::receive::value, max, vis,
-                              caf::timespan{0});
-    REQUIRE(xs);
-    return *xs;
-  }
-
-  queue_stats stats(const queue_actor& dest) {
-    auto x = request<queue_stats>(dest, atom::stats::value);
-    REQUIRE(x);
-    return *x;
   }
 };
 

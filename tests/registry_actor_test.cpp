@@ -2,8 +2,7 @@
 
 #include "actormq/errors.hpp"
 #include "actormq/registry_actor.hpp"
-#include "actormq/testing.hpp"
-#include "test_support.hpp"
+#include "actor_fixture.hpp"
 
 using namespace actormq;
 using namespace std::chrono_literals;
@@ -11,43 +10,9 @@ using test::error_of;
 
 namespace {
 
-struct registry_fixture : testing::fixture {
-  registry_actor reg = sys.spawn(registry, registry_config{});
-
-  queue_actor get(const std::string& name, bool create = true) {
-    auto q = request<queue_actor>(reg, atom::get::value, name, create);
-    REQUIRE(q);
-    return *q;
-  }
-
-  uint64_t enqueue(const queue_actor& q, std::string body) {
-    auto id = request<uint64_t>(q, atom::enqueue::value,
-                                test::text(std::move(body)));
-    REQUIRE(id);
-    return *id;
-  }
-
-  std::vector<lease> receive(const queue_actor& q, caf::timespan vis = 30s) {
-    auto xs = request<std::vector<lease>>(q, atom::receive::value,
-                                          uint32_t{10}, vis, caf::timespan{0});
-    REQUIRE(xs);
-    return *xs;
-  }
-
-  /// Creates `name` with one delivery before its messages go to `dlq`.
-  queue_actor with_dlq(const std::string& name, const std::string& dlq) {
-    queue_attributes attrs;
-    attrs.max_deliveries = 1;
-    attrs.dead_letter_queue = dlq;
-    auto q = request<queue_actor>(reg, atom::put::value, name, attrs, attribute_field::all);
-    REQUIRE(q);
-    return *q;
-  }
-
-  queue_info info(const std::string& name) {
-    auto x = request<queue_info>(reg, atom::stats::value, name);
-    REQUIRE(x);
-    return *x;
+struct registry_fixture : test::actor_fixture {
+  registry_fixture() {
+    reg = sys.spawn(registry, registry_config{});
   }
 };
 
@@ -85,7 +50,7 @@ TEST_CASE_METHOD(registry_fixture, "put creates or updates attributes") {
                                 attrs, attribute_field::all);
   REQUIRE(q);
   CHECK(info("jobs").attributes.max_depth == 1);
-  enqueue(*q, "a");
+  REQUIRE(enqueue(*q, "a"));
   new_message x;
   x.data.body = "b";
   auto full = request<uint64_t>(*q, atom::enqueue::value, x);
@@ -103,9 +68,9 @@ TEST_CASE_METHOD(registry_fixture, "put creates or updates attributes") {
 }
 
 TEST_CASE_METHOD(registry_fixture, "list shows every queue with counts") {
-  enqueue(get("a"), "x");
-  enqueue(get("b"), "y");
-  enqueue(get("b"), "z");
+  REQUIRE(enqueue(get("a"), "x"));
+  REQUIRE(enqueue(get("b"), "y"));
+  REQUIRE(enqueue(get("b"), "z"));
   auto xs = request<std::vector<queue_info>>(reg, atom::list::value);
   REQUIRE(xs);
   REQUIRE(xs->size() == 2);
@@ -116,7 +81,7 @@ TEST_CASE_METHOD(registry_fixture, "list shows every queue with counts") {
 }
 
 TEST_CASE_METHOD(registry_fixture, "remove deletes a queue and its messages") {
-  enqueue(get("gone"), "x");
+  REQUIRE(enqueue(get("gone"), "x"));
   CHECK(request<bool>(reg, atom::remove::value, std::string{"gone"}));
   auto again = request<queue_actor>(reg, atom::get::value,
                                     std::string{"gone"}, false);
@@ -137,13 +102,14 @@ TEST_CASE_METHOD(registry_fixture, "dead letters go to the named queue and "
                                      std::string{"orders"}, attrs, attribute_field::all);
   REQUIRE(orders);
   auto id = enqueue(*orders, "poison");
-  receive(*orders, 1s);
+  REQUIRE(id);
+  receive(*orders, 10, 1s);
   advance(1s);
   auto dlq = get("orders.dlq", false);
   CHECK(info("orders.dlq").stats.ready == 1);
-  auto dead = receive(dlq, 1s);
+  auto dead = receive(dlq, 10, 1s);
   REQUIRE(dead.size() == 1);
-  CHECK(dead[0].msg.id == id);
+  CHECK(dead[0].msg.id == *id);
   advance(1s);
   auto moved = request<uint64_t>(reg, atom::redrive::value,
                                  std::string{"orders.dlq"});
@@ -152,7 +118,7 @@ TEST_CASE_METHOD(registry_fixture, "dead letters go to the named queue and "
   run();
   auto home = receive(*orders);
   REQUIRE(home.size() == 1);
-  CHECK(home[0].msg.id == id);
+  CHECK(home[0].msg.id == *id);
   CHECK(home[0].msg.receive_count == 1);
 }
 
@@ -181,8 +147,8 @@ TEST_CASE_METHOD(registry_fixture,
                  "a receipt never applies to another queue or incarnation") {
   auto a = get("a");
   auto b = get("b");
-  enqueue(a, "in a");
-  enqueue(b, "in b");
+  REQUIRE(enqueue(a, "in a"));
+  REQUIRE(enqueue(b, "in b"));
   auto from_a = receive(a);
   auto from_b = receive(b);
   REQUIRE(from_a.size() == 1);
@@ -194,7 +160,7 @@ TEST_CASE_METHOD(registry_fixture,
   // Deleted and created again, "a" is another queue.
   REQUIRE(request<bool>(reg, atom::remove::value, std::string{"a"}));
   auto again = get("a");
-  enqueue(again, "new a");
+  REQUIRE(enqueue(again, "new a"));
   auto from_new = receive(again);
   REQUIRE(from_new.size() == 1);
   acked = request<std::vector<caf::error>>(
@@ -210,13 +176,15 @@ TEST_CASE_METHOD(registry_fixture,
   auto home = with_dlq("home", "dlq");
   auto upstream = with_dlq("upstream", "home");
   auto job = enqueue(home, "job");
-  receive(home, 1s);
+  REQUIRE(job);
+  receive(home, 10, 1s);
   advance(1s);
   REQUIRE(request<uint64_t>(reg, atom::redrive::value, std::string{"dlq"})
           == uint64_t{1});
   run();
   auto up = enqueue(upstream, "up");
-  receive(upstream, 1s);
+  REQUIRE(up);
+  receive(upstream, 10, 1s);
   advance(1s);
   // home holds job (home again) and up (a dead letter of upstream).
   CHECK(info("home").stats.ready == 2);
@@ -227,10 +195,10 @@ TEST_CASE_METHOD(registry_fixture,
   run();
   auto left = receive(home);
   REQUIRE(left.size() == 1);
-  CHECK(left[0].msg.id == job);
+  CHECK(left[0].msg.id == *job);
   auto back = receive(upstream);
   REQUIRE(back.size() == 1);
-  CHECK(back[0].msg.id == up);
+  CHECK(back[0].msg.id == *up);
   CHECK(info("dlq").stats.ready == 0);
 }
 
@@ -239,11 +207,13 @@ TEST_CASE_METHOD(registry_fixture,
   auto q = with_dlq("q", "dlq");
   std::vector<uint64_t> ids;
   for (auto body : {"m1", "m2", "m3", "m4", "m5", "m6"}) {
-    ids.push_back(enqueue(q, body));
+    auto id = enqueue(q, body);
+    REQUIRE(id);
+    ids.push_back(*id);
     advance(1s);
   }
   // Six leases that end together.
-  REQUIRE(receive(q, 5s).size() == 6);
+  REQUIRE(receive(q, 10, 5s).size() == 6);
   advance(5s);
   auto ids_of = [](const std::vector<lease>& xs) {
     std::vector<uint64_t> result;
