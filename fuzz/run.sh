@@ -5,8 +5,9 @@
 #   fuzz/run.sh 300                    every target, 300 s each
 #   fuzz/run.sh 60 http_reader         one target
 # Targets: record_decoder (stored records), http_reader (the HTTP request
-# reader, at once against byte by byte), request_body (JSON and form bodies),
-# auth_file (the --auth-file parser and its glob matcher).
+# reader, at once against byte by byte), request_body (the body and query of
+# every route: JSON, form and other types), auth_file (the --auth-file parser
+# and its glob matcher).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps clang libclang-rt-14-dev
@@ -26,8 +27,9 @@ for target in "${targets[@]}"; do
     http_reader)
       sources=(http/wire.cpp); libs=(-lhttp_parser); max_len=4096 ;;
     request_body)
-      sources=(http/json_api.cpp actors/src/errors.cpp actors/src/log.cpp)
-      libs=(-lcaf_core); max_len=8192 ;;
+      sources=(http/api.cpp http/json_api.cpp http/auth.cpp
+               actors/src/errors.cpp actors/src/log.cpp)
+      libs=(-lcaf_core -lcrypto); max_len=8192 ;;
     auth_file)
       sources=(http/auth.cpp); libs=(-lcrypto); max_len=4096 ;;
     *) echo "unknown fuzz target: $target" >&2; exit 2 ;;

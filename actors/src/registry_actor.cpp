@@ -13,15 +13,6 @@
 
 namespace actormq {
 
-bool valid_queue_name(std::string_view name) {
-  if (name.empty() || name.size() > 80)
-    return false;
-  for (unsigned char c : name)
-    if (!std::isalnum(c) && c != '_' && c != '.' && c != '-')
-      return false;
-  return true;
-}
-
 namespace {
 
 /// How often a queue may end unexpectedly before it stays unavailable.

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
@@ -77,6 +79,16 @@ struct lease {
   /// When the lease ends unless extended.
   time_point expires;
 };
+
+/// Returns whether `name` is 1-80 of [A-Za-z0-9_.-].
+inline bool valid_queue_name(std::string_view name) {
+  if (name.empty() || name.size() > 80)
+    return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '_' && c != '.' && c != '-')
+      return false;
+  return true;
+}
 
 /// How a queue behaves; every field has a default.
 struct queue_attributes {

@@ -33,9 +33,6 @@ struct registry_config {
   std::shared_ptr<recovered_state> recovered;
 };
 
-/// Returns whether `name` is 1-80 of [A-Za-z0-9_.-].
-bool valid_queue_name(std::string_view name);
-
 /// The state of a registry actor. Each handler is one call of a method
 /// here; the multi-step protocols (create then write, list fan-out,
 /// redrive, restart from the store) are these methods.
