@@ -682,17 +682,20 @@ TEST_CASE("a client that never reads its replies is reset (--send-timeout)") {
   // close", closing. Either way the client never takes a byte. A small
   // reply goes to the kernel whole (so does a large one where tcp_wmem is
   // large): the connection looks idle while the kernel still holds it.
-  for (auto messages : {100, 1}) {
+  // (Few large bodies: under TSan, each body copied between actors costs
+  // a suppressed report, as CAF's mailbox is uninstrumented.)
+  for (auto messages : {3, 1}) {
     for (auto close : {false, true}) {
       INFO("messages " << messages << ", Connection: close " << close);
-      test::running_server s{32 * 1024, 0, nullptr,
+      test::running_server s{1024 * 1024, 0, nullptr,
                              [](actormq::http::server_config& c) {
                                c.send_timeout = milliseconds{300};
                                c.max_connections = 2;
                              }};
       test::http_client setup{s.port()};
       auto body = R"({"message":")"
-                  + std::string(messages == 1 ? 8000 : 30000, 'x') + R"("})";
+                  + std::string(messages == 1 ? 8000 : 1000000, 'x')
+                  + R"("})";
       for (int i = 0; i < messages; ++i)
         REQUIRE(setup.request("POST", "/queues/q/messages", body, json_header)
                   .status
