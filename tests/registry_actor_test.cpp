@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <caf/event_based_actor.hpp>
+
 #include "actormq/errors.hpp"
 #include "actormq/registry_actor.hpp"
 #include "actor_fixture.hpp"
@@ -343,4 +345,16 @@ TEST_CASE("each queue counts against the memory bound") {
   REQUIRE(get("a"));
   REQUIRE(f.request<bool>(reg, atom::remove::value, std::string{"a"}));
   CHECK(get("c"));
+}
+
+TEST_CASE_METHOD(testing::fixture,
+                 "the fixture's request fails on a request left unanswered") {
+  auto silent = sys.spawn(
+    [](caf::event_based_actor*, int) -> caf::behavior {
+      return {[](int) { return caf::delegated<int>{}; }};
+    },
+    0);
+  auto x = request<int>(silent, 1);
+  REQUIRE_FALSE(x);
+  CHECK(x.error() == caf::sec::request_timeout);
 }

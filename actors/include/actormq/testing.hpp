@@ -73,12 +73,16 @@ public:
   }
 
   /// Sends `xs...` to `dest` as a request, runs the system and returns the
-  /// reply (or the error it got).
+  /// reply (or the error it got); `sec::request_timeout` if nothing answered
+  /// once everything ran (a request left hanging fails instead of blocking
+  /// the test).
   template <class Result, class Handle, class... Ts>
   caf::expected<Result> request(const Handle& dest, Ts&&... xs) {
     caf::expected<Result> result{caf::sec::request_timeout};
     auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     sched.run();
+    if (self->mailbox().empty())
+      return result;
     std::move(handle).receive(
       [&](Result& x) { result = std::move(x); },
       [&](caf::error& err) { result = std::move(err); });
