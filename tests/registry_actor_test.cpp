@@ -299,6 +299,17 @@ TEST_CASE_METHOD(registry_fixture,
   CHECK(q.error() == caf::sec::request_receiver_down);
   auto other = get("other");
   CHECK(request<uint64_t>(other, atom::enqueue::value, test::text("m")));
+  // A minute after the first of them, it is brought back on demand.
+  advance(std::chrono::minutes{1});
+  auto again = get("jobs");
+  CHECK(enqueue(again, "back"));
+  // Deaths spread out never add up to the limit.
+  for (int i = 0; i < 12; ++i) {
+    advance(std::chrono::seconds{20});
+    self->send_exit(get("jobs"), caf::make_error(caf::sec::runtime_error));
+    run();
+  }
+  CHECK(enqueue(get("jobs"), "still served"));
 }
 
 TEST_CASE_METHOD(registry_fixture,

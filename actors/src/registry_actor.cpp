@@ -15,8 +15,11 @@ namespace actormq {
 
 namespace {
 
-/// How often a queue may end unexpectedly before it stays unavailable.
+/// How often a queue may end unexpectedly within restart_period before it
+/// stays unavailable for the rest of it (an Erlang supervisor's intensity
+/// and period).
 constexpr int max_restarts = 5;
+constexpr auto restart_period = std::chrono::minutes{1};
 
 store_op queue_record_op(const std::string& name,
                          const registry_state::entry& e) {
@@ -170,7 +173,6 @@ caf::result<queue_actor> registry_state::get(const std::string& name,
   if (i == queues.end() && !create)
     return make_error(ec::unknown_queue);
   if (i != queues.end() && i->second.failed
-      && i->second.restarts <= max_restarts
       && self->clock().now() >= i->second.next_try) {
     // Brought back on demand: the store may work again.
     i->second.failed = false;
@@ -462,12 +464,19 @@ void registry_state::queue_down(const caf::down_msg& msg) {
   auto name = i->first;
   auto& e = i->second;
   e.ready = false;
+  auto now = self->clock().now();
+  if (e.restarts == 0 || now - e.restarts_since >= restart_period) {
+    e.restarts = 0;
+    e.restarts_since = now;
+  }
   e.restarts += 1;
   if (e.restarts > max_restarts) {
     log::error("queue " + name + " ended unexpectedly "
                + std::to_string(e.restarts)
-               + " times: it answers 503 until the next start");
+               + " times within a minute: it answers 503 for the rest of "
+                 "that minute");
     e.failed = true;
+    e.next_try = e.restarts_since + restart_period;
     for (auto& f : std::exchange(e.waiting, {}))
       f(unavailable());
     return;

@@ -57,12 +57,13 @@ struct registry_state {
     bool ready = true;
     /// What waits until it is ready: called with the outcome.
     std::vector<callback> waiting;
-    /// Unexpected ends so far; past a few, it stays unavailable.
+    /// Unexpected ends since `restarts_since`; past a few within a
+    /// minute, it stays unavailable for the rest of that minute.
     int restarts = 0;
+    caf::actor_clock::time_point restarts_since;
     /// It ended and could not be brought back (yet): requests get 503 at
-    /// once; a request from `next_try` on tries again while restarts are
-    /// left (a read-back scans the store on its thread: once a second at
-    /// most).
+    /// once; a request from `next_try` on tries again (a read-back scans
+    /// the store on its thread: once a second at most).
     bool failed = false;
     caf::actor_clock::time_point next_try;
   };
