@@ -223,7 +223,7 @@ dispatched_request::~dispatched_request() {
 
 void connection::release(uint64_t request) {
   if (counted_.load(std::memory_order_acquire) != request)
-    return; // answered, or the client left
+    return; // answered already (answer() uncounts it)
   orphaned_.store(request, std::memory_order_release);
   transport_->wake(shared_from_this());
   uncount(request);
