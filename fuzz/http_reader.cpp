@@ -51,10 +51,12 @@ bool well_formed(const std::vector<request>& xs) {
   return true;
 }
 
+/// Whether `x` and `y` are the same request, field by field.
 bool same(const request& x, const request& y) {
   return x.method == y.method && x.path == y.path && x.query == y.query
          && x.content_type == y.content_type
          && x.cors_request_headers == y.cors_request_headers
+         && x.authorization == y.authorization
          && x.body == y.body && x.keep_alive == y.keep_alive
          && x.failed == y.failed && x.error == y.error;
 }

@@ -10,7 +10,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+
+#include <sys/random.h>
 
 #include "text.hpp"
 
@@ -309,8 +310,17 @@ std::string digest_hex(std::string_view token) {
 
 std::string new_token() {
   unsigned char bytes[token_bytes];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1)
-    throw std::runtime_error("OpenSSL's random generator failed");
+  // The kernel's CSPRNG; getrandom() blocks only until it is seeded at boot.
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    auto n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n > 0)
+      got += static_cast<size_t>(n);
+    else if (n < 0 && errno != EINTR)
+      throw std::runtime_error(std::string{"the kernel's random generator "
+                                           "failed: "}
+                               + std::strerror(errno));
+  }
   // Base64 of 32 bytes: 44 characters with one '=', and a NUL.
   unsigned char text[4 * ((token_bytes + 2) / 3) + 1];
   auto size = EVP_EncodeBlock(text, bytes, sizeof(bytes));

@@ -127,8 +127,9 @@ std::string_view bearer_token(std::string_view authorization);
 /// holds.
 std::string digest_hex(std::string_view token);
 
-/// A new token: 32 bytes from OpenSSL's CSPRNG in URL-safe base64 without
-/// padding (43 characters). Throws std::runtime_error if the CSPRNG fails.
+/// A new token: 32 bytes from the kernel's CSPRNG (getrandom(2)) in
+/// URL-safe base64 without padding (43 characters). Throws
+/// std::runtime_error if the CSPRNG fails.
 std::string new_token();
 
 } // namespace actormq::http::auth

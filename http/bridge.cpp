@@ -1,6 +1,7 @@
 #include "bridge.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -18,19 +19,24 @@ namespace actormq::http::detail {
 
 namespace {
 
-/// The state of a bridge: where queues are, and the handles it has seen.
+/// How often a bridge looks for requests it has waited on too long.
+constexpr auto sweep_interval = std::chrono::seconds{1};
+
+/// The state of a bridge: where queues are, the handles it has seen, and
+/// the requests it waits on.
 struct bridge_state {
   static constexpr const char* name = "actormq.http.bridge";
   bridge_config cfg;
   std::unordered_map<std::string, queue_actor> queues;
+  /// When the bridge stops waiting for each answer it waits on, by the
+  /// answer's message id.
+  std::unordered_map<caf::message_id, caf::actor_clock::time_point> waiting;
 };
 
 using bridge_ptr = caf::stateful_actor<bridge_state>*;
 
 /// Answers with the problem `err` stands for; an error no table knows is a
-/// bug, logged here and a 500. Requests wait without a CAF timeout (one
-/// per request costs a wake-up of CAF's clock thread, ~8% of the enqueue
-/// rate): the connection's own timer is the backstop (see dispatch).
+/// bug, logged here and a 500.
 void answer_error(bridge_ptr self, const responder& r, const caf::error& err) {
   auto p = to_problem(err);
   if (p == problem::internal_error)
@@ -38,101 +44,137 @@ void answer_error(bridge_ptr self, const responder& r, const caf::error& err) {
   r.respond(problem_reply(p));
 }
 
+/// Sends `xs` to `dest` and runs `on_answer` with its answer of type
+/// `Answer`, or `on_error` with an error. Requests wait without a CAF
+/// timeout (one per request costs a wake-up of CAF's clock thread, ~8% of
+/// the enqueue rate): the connection's own timer answers the client (see
+/// connection::dispatch), and a second after that backstop the bridge's
+/// sweep fails the request with `sec::request_timeout`, so an actor that
+/// never answers cannot make the bridge hold its handlers for ever.
+template <class Answer, class Dest, class OnAnswer, class OnError,
+          class... Ts>
+void ask(bridge_ptr self, caf::timespan backstop, const Dest& dest,
+         OnAnswer on_answer, OnError on_error, Ts&&... xs) {
+  auto h = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+  auto id = h.id();
+  self->state.waiting.emplace(id, self->clock().now() + backstop
+                                    + sweep_interval);
+  h.then(
+    [=](Answer& x) mutable {
+      self->state.waiting.erase(id);
+      on_answer(x);
+    },
+    [=](caf::error& err) mutable {
+      self->state.waiting.erase(id);
+      on_error(err);
+    });
+}
+
+/// Fails each request waited on past its time (see ask()), as CAF's clock
+/// fails a request with a timeout: an error message with the answer's id.
+void sweep(bridge_ptr self) {
+  auto now = self->clock().now();
+  for (auto& [id, until] : self->state.waiting)
+    if (until <= now)
+      self->eq_impl(id, nullptr, self->context(),
+                    caf::make_error(caf::sec::request_timeout));
+}
+
 /// Runs `f` with the named queue (from the cache, or asked of the registry,
-/// which creates it when `create` is set).
+/// which creates it when `create` is set), within `wait`.
 template <class F>
 void with_queue(bridge_ptr self, const std::string& name, bool create,
-                const responder& r, F f) {
+                const responder& r, caf::timespan wait, F f) {
   auto& cache = self->state.queues;
   if (auto i = cache.find(name); i != cache.end()) {
     f(i->second);
     return;
   }
-  self->request(self->state.cfg.registry, caf::infinite, atom::get::value,
-                name, create)
-    .then(
-      [=](queue_actor& q) mutable {
-        self->monitor(q);
-        self->state.queues.emplace(name, q);
-        f(q);
-      },
-      [=](caf::error& err) { answer_error(self, r, err); });
+  ask<queue_actor>(
+    self, wait, self->state.cfg.registry,
+    [=](queue_actor& q) mutable {
+      self->monitor(q);
+      self->state.queues.emplace(name, q);
+      f(q);
+    },
+    [=](caf::error& err) { answer_error(self, r, err); }, atom::get::value,
+    name, create);
 }
 
-/// Performs a call on its queue and answers it.
+/// Performs a call on its queue and answers it, within `wait`.
 void on_queue(bridge_ptr self, api_call& call, const responder& r,
-              const queue_actor& q) {
+              caf::timespan wait, const queue_actor& q) {
   auto fail = [=](caf::error& err) { answer_error(self, r, err); };
+  auto answer_receipts = [=](std::vector<caf::error>& results) {
+    r.respond(receipts_reply(call.receipts, results));
+  };
   switch (call.kind) {
     case op::enqueue_compat:
-    case op::enqueue:
-    {
+    case op::enqueue: {
       auto kind = call.kind;
-      if (call.batch) {
-        self->request(q, caf::infinite, atom::enqueue::value,
-                      std::move(call.messages))
-          .then([=](std::vector<uint64_t>& ids) {
+      if (call.batch)
+        ask<std::vector<uint64_t>>(
+          self, wait, q,
+          [=](std::vector<uint64_t>& ids) {
             r.respond(enqueue_reply(kind, true, ids));
-          }, fail);
-      } else {
-        self->request(q, caf::infinite, atom::enqueue::value,
-                      std::move(call.messages.front()))
-          .then([=](uint64_t id) {
-            r.respond(enqueue_reply(kind, false, {id}));
-          }, fail);
-      }
+          },
+          fail, atom::enqueue::value, std::move(call.messages));
+      else
+        ask<uint64_t>(
+          self, wait, q,
+          [=](uint64_t id) { r.respond(enqueue_reply(kind, false, {id})); },
+          fail, atom::enqueue::value, std::move(call.messages.front()));
       return;
     }
     case op::receive:
-      self->request(q, caf::infinite, atom::receive::value, call.max, call.visibility,
-                    call.wait)
-        .then([=](std::vector<lease>& xs) {
+      ask<std::vector<lease>>(
+        self, wait, q,
+        [=](std::vector<lease>& xs) {
           if (r.respond(leases_reply(xs, self->clock().now())))
             return;
           // The client left while waiting: its messages go back at once.
           std::vector<std::string> receipts;
           for (auto& x : xs)
             receipts.push_back(std::move(x.receipt));
-          if (!receipts.empty())
-            self
-              ->request(q, caf::infinite, atom::give_back::value,
-                        std::move(receipts))
-              .then([](std::vector<caf::error>&) {},
-                    [](caf::error&) {
-                      // The lease runs out instead.
-                    });
-        }, fail);
+          if (receipts.empty())
+            return;
+          ask<std::vector<caf::error>>(
+            self, self->state.cfg.actor_timeout, q,
+            [](std::vector<caf::error>&) {},
+            [](caf::error&) {
+              // The lease runs out instead.
+            },
+            atom::give_back::value, std::move(receipts));
+        },
+        fail, atom::receive::value, call.max, call.visibility, call.wait);
       return;
     case op::ack:
-      self->request(q, caf::infinite, atom::ack::value, call.receipts)
-        .then([=](std::vector<caf::error>& results) {
-          r.respond(receipts_reply(call.receipts, results));
-        }, fail);
+      ask<std::vector<caf::error>>(self, wait, q, answer_receipts, fail,
+                                   atom::ack::value, call.receipts);
       return;
     case op::release:
-    case op::extend: {
-      auto arg = call.kind == op::release ? call.delay : call.visibility;
-      auto handle = [=](std::vector<caf::error>& results) {
-        r.respond(receipts_reply(call.receipts, results));
-      };
-      if (call.kind == op::release)
-        self->request(q, caf::infinite, atom::release::value, call.receipts,
-                      arg).then(handle, fail);
-      else
-        self->request(q, caf::infinite, atom::extend::value, call.receipts,
-                      arg).then(handle, fail);
+      ask<std::vector<caf::error>>(self, wait, q, answer_receipts, fail,
+                                   atom::release::value, call.receipts,
+                                   call.delay);
       return;
-    }
+    case op::extend:
+      ask<std::vector<caf::error>>(self, wait, q, answer_receipts, fail,
+                                   atom::extend::value, call.receipts,
+                                   call.visibility);
+      return;
     case op::peek:
-      self->request(q, caf::infinite, atom::peek::value, call.max)
-        .then([=](std::vector<message>& xs) {
+      ask<std::vector<message>>(
+        self, wait, q,
+        [=](std::vector<message>& xs) {
           r.respond(messages_reply(xs, self->clock().now()));
-        }, fail);
+        },
+        fail, atom::peek::value, call.max);
       return;
     case op::purge:
-      self->request(q, caf::infinite, atom::purge::value)
-        .then([=](uint64_t n) { r.respond(count_reply("purged", n)); },
-              fail);
+      ask<uint64_t>(
+        self, wait, q,
+        [=](uint64_t n) { r.respond(count_reply("purged", n)); }, fail,
+        atom::purge::value);
       return;
     default:
       log::error("a queue call of no known kind reached the bridge");
@@ -153,17 +195,21 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
         ++i;
     }
   });
+  self->delayed_send(self, sweep_interval, atom::tick::value);
   return {
     [=](api_call& call, responder& r) {
       auto fail = [=](caf::error& err) { answer_error(self, r, err); };
-      auto& reg = self->state.cfg.registry;
+      auto& cfg = self->state.cfg;
+      auto wait = backstop(call, cfg.actor_timeout, cfg.receive_margin);
+      auto& reg = cfg.registry;
       switch (call.kind) {
         case op::list_queues:
         case op::metrics: {
           auto metrics = call.kind == op::metrics;
           auto visible = std::move(call.visible);
-          self->request(reg, caf::infinite, atom::list::value)
-            .then([=](std::vector<queue_info>& xs) {
+          ask<std::vector<queue_info>>(
+            self, wait, reg,
+            [=](std::vector<queue_info>& xs) {
               if (visible)
                 xs.erase(std::remove_if(xs.begin(), xs.end(),
                                         [&](const queue_info& x) {
@@ -171,51 +217,57 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
                                         }),
                          xs.end());
               r.respond(metrics ? metrics_reply(xs) : queues_reply(xs));
-            }, fail);
+            },
+            fail, atom::list::value);
           return;
         }
         case op::get_queue:
-          self->request(reg, caf::infinite, atom::stats::value, call.queue)
-            .then([=](queue_info& x) { r.respond(queue_reply(x)); },
-                  fail);
+          ask<queue_info>(
+            self, wait, reg, [=](queue_info& x) { r.respond(queue_reply(x)); },
+            fail, atom::stats::value, call.queue);
           return;
         case op::put_queue:
           // The registry changes the attributes the PUT names, in one step.
-          self
-            ->request(reg, caf::infinite, atom::put::value, call.queue,
-                      call.attributes, call.attribute_fields)
-            .then(
-              [=](queue_actor&) {
-                self->request(self->state.cfg.registry, caf::infinite,
-                              atom::stats::value, call.queue)
-                  .then([=](queue_info& x) { r.respond(queue_reply(x)); },
-                        fail);
-              },
-              fail);
+          ask<queue_actor>(
+            self, wait, reg,
+            [=](queue_actor&) {
+              ask<queue_info>(
+                self, wait, self->state.cfg.registry,
+                [=](queue_info& x) { r.respond(queue_reply(x)); }, fail,
+                atom::stats::value, call.queue);
+            },
+            fail, atom::put::value, call.queue, call.attributes,
+            call.attribute_fields);
           return;
         case op::delete_queue:
           self->state.queues.erase(call.queue);
-          self->request(reg, caf::infinite, atom::remove::value, call.queue)
-            .then([=](bool) { r.respond(deleted_reply(call.queue)); },
-                  fail);
+          ask<bool>(
+            self, wait, reg,
+            [=](bool) { r.respond(deleted_reply(call.queue)); }, fail,
+            atom::remove::value, call.queue);
           return;
         case op::redrive:
-          self->request(reg, caf::infinite, atom::redrive::value, call.queue)
-            .then([=](uint64_t n) {
-              r.respond(count_reply("redriven", n));
-            }, fail);
+          ask<uint64_t>(
+            self, wait, reg,
+            [=](uint64_t n) { r.respond(count_reply("redriven", n)); },
+            fail, atom::redrive::value, call.queue);
           return;
         default: {
           auto create = call.kind == op::enqueue
                         || call.kind == op::enqueue_compat;
           auto name = call.queue;
-          with_queue(self, name, create, r,
+          with_queue(self, name, create, r, wait,
                      [=](const queue_actor& q) mutable {
-                       on_queue(self, call, r, q);
+                       on_queue(self, call, r, wait, q);
                      });
         }
       }
     },
+    [=](atom::tick) {
+      sweep(self);
+      self->delayed_send(self, sweep_interval, atom::tick::value);
+    },
+    [=](atom::stats) { return self->state.waiting.size(); },
   };
 }
 
@@ -251,6 +303,12 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
 }
 
 } // namespace
+
+caf::timespan backstop(const api_call& call, caf::timespan actor_timeout,
+                       caf::timespan receive_margin) {
+  return call.kind == op::receive ? call.wait + receive_margin
+                                  : actor_timeout;
+}
 
 caf::actor spawn_bridges(caf::actor_system& sys,
                          std::shared_ptr<shared_state> st,

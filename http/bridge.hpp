@@ -50,14 +50,25 @@ struct responder {
 struct bridge_config {
   /// Where queues are.
   registry_actor registry;
+  /// A request's backstop (see backstop()).
+  caf::timespan actor_timeout;
+  /// A receive's backstop beyond its wait.
+  caf::timespan receive_margin;
 };
+
+/// How long an actor's answer to `call` is waited for: `actor_timeout`, or
+/// for a receive its long-poll wait plus `receive_margin`. Past it, the
+/// connection answers 503; a second later, its bridge stops waiting.
+caf::timespan backstop(const api_call& call, caf::timespan actor_timeout,
+                       caf::timespan receive_margin);
 
 /// Spawns the frontend's bridges, `count` of them, in `st->bridges`, and
 /// the actor that supervises them: a bridge that ends is logged and
 /// replaced in its slot. A bridge takes an `api_call` and the `responder`
 /// waiting for it, asks the registry or a queue, and answers; one per HTTP
-/// thread, so a Pistache thread only ever does a non-blocking send. The
-/// supervisor answers `atom::list` with the bridges serving now. End the
+/// thread, so a Pistache thread only ever does a non-blocking send. A
+/// bridge answers `atom::stats` with the number of answers it waits for.
+/// The supervisor answers `atom::list` with the bridges serving now. End the
 /// supervisor before the bridges: else it replaces them.
 caf::actor spawn_bridges(caf::actor_system& sys,
                          std::shared_ptr<shared_state> st,

@@ -369,10 +369,7 @@ void connection::preflight(const request& req) {
 /// respond() waits for the mutex held here): if sending throws, serve()
 /// still answers 500, and the responder's end uncounts the request.
 void connection::dispatch(api_call call) {
-  auto wait = call.kind == op::receive
-                ? std::chrono::duration_cast<clock_type::duration>(call.wait)
-                    + st_->receive_margin
-                : st_->actor_timeout;
+  auto wait = backstop(call, st_->actor_timeout, st_->receive_margin);
   responder r{std::make_shared<const dispatched_request>(shared_from_this(),
                                                          ++request_)};
   counted_.store(request_, std::memory_order_release);

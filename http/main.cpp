@@ -22,16 +22,17 @@
 
 namespace {
 
-/// Set when the storage actor or the registry failed: main then exits with
-/// failure_status.
+/// Set when an actor that cannot be restarted in place failed (the storage
+/// actor, the registry, the consumer pool, the bridges' supervisor): main
+/// then exits with failure_status.
 std::atomic<bool> failed{false};
 
 /// EX_SOFTWARE: an internal error; a service manager restarts the service.
 constexpr int failure_status = 70;
 
-/// Neither the storage actor nor the registry can be restarted soundly:
-/// the process shuts down as on SIGTERM and exits with failure_status, and
-/// its service manager starts it again.
+/// None of those can be restarted soundly in place: the process shuts down
+/// as on SIGTERM and exits with failure_status, and its service manager
+/// starts it again.
 void on_failure(const caf::error&) {
   failed = true;
   ::kill(::getpid(), SIGTERM);
@@ -127,6 +128,8 @@ int main(int argc, char** argv) {
     // Through the registry: the pool follows its queue when it restarts.
     consumers = sys.spawn(actormq::registry_consumer_pool, registry,
                           opts.consume_queue, ccfg, opts.consumers);
+    watch(caf::actor_cast<caf::strong_actor_ptr>(consumers),
+          "the consumer pool", on_failure);
   }
   auto stop_actors = [&] {
     if (consumers)
@@ -154,6 +157,7 @@ int main(int argc, char** argv) {
   scfg.auth_file = opts.auth_file;
   scfg.tokens = opts.tokens;
   scfg.tls = opts.tls;
+  scfg.on_failure = on_failure;
   http::server srv{sys, registry, scfg};
   try {
     srv.start();

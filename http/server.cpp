@@ -13,6 +13,7 @@
 
 #include <pistache/listener.h>
 
+#include "actormq/durable.hpp"
 #include "actormq/log.hpp"
 #include "auth.hpp"
 #include "bridge.hpp"
@@ -133,8 +134,12 @@ void server::start() {
   std::atomic_store(&d.st->tls, d.cfg.tls);
   d.supervisor = detail::spawn_bridges(
     d.sys, d.st,
-    detail::bridge_config{d.registry},
+    detail::bridge_config{d.registry, d.cfg.actor_timeout,
+                          d.cfg.receive_margin},
     d.cfg.threads);
+  watch(caf::actor_cast<caf::strong_actor_ptr>(d.supervisor),
+        "the bridges' supervisor",
+        d.cfg.on_failure ? d.cfg.on_failure : [](const caf::error&) {});
   try {
     d.listener = std::make_unique<Tcp::Listener>(
       Address{d.cfg.host, Port{d.cfg.port}});
@@ -210,6 +215,10 @@ std::vector<caf::actor> server::bridges() const {
                // Stopping: no bridges.
              });
   return result;
+}
+
+caf::actor server::bridge_supervisor() const {
+  return impl_->supervisor;
 }
 
 } // namespace actormq::http

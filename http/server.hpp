@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,11 @@ struct server_config {
   /// Null: the port speaks plain HTTP. Else HTTPS only, with this context
   /// (reload() loads its files again).
   std::shared_ptr<const tls_context> tls;
+  /// Called (on an actor's thread) if the actor that replaces the bridges
+  /// ends with a failure: from then on a bridge that ends stays gone, and
+  /// the requests it would take hang until their backstop. A service
+  /// should exit and be restarted. Empty: logged only.
+  std::function<void(const caf::error&)> on_failure;
 };
 
 /// The REST frontend: Pistache's TCP layer reads requests; each becomes one
@@ -98,6 +104,10 @@ public:
   /// The bridge actors serving requests now, one per HTTP thread (a bridge
   /// that ends is replaced in its slot).
   std::vector<caf::actor> bridges() const;
+
+  /// The actor that replaces bridges that end (invalid before start() and
+  /// after stop()).
+  caf::actor bridge_supervisor() const;
 
 private:
   struct impl;

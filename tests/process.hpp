@@ -99,7 +99,9 @@ public:
   /// Starts the service on a free port and returns that port.
   uint16_t port_from_log() {
     auto line = wait_for_line("listening on");
-    REQUIRE_FALSE(line.empty());
+    if (line.empty())
+      FAIL("the service logged no \"listening on\"; its output:\n"
+           << output_);
     return static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
   }
 

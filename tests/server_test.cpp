@@ -888,6 +888,84 @@ TEST_CASE_METHOD(server_fixture, "a bridge that dies is replaced") {
   CHECK(depth() == 8);
 }
 
+TEST_CASE_METHOD(silent_fixture,
+                 "a bridge gives up on an actor that never answers") {
+  // How many answers the bridges wait for now.
+  auto waiting = [&] {
+    size_t n = 0;
+    caf::scoped_actor self{sys};
+    for (auto& b : srv.bridges())
+      self->request(b, std::chrono::seconds{5}, atom::stats::value)
+        .receive([&](size_t x) { n += x; },
+                 [&](caf::error& err) { FAIL(sys.render(err)); });
+    return n;
+  };
+  // Until it is there or `limit` has passed, waits for `n` waiting answers.
+  auto wait_until = [&](size_t n, milliseconds limit) {
+    auto deadline = test_clock::now() + limit;
+    while (waiting() != n && test_clock::now() < deadline)
+      std::this_thread::sleep_for(milliseconds{10});
+    return waiting();
+  };
+  auto t0 = test_clock::now();
+  test::http_client a{port()};
+  test::http_client b{port()};
+  a.send("GET", "/queues");
+  b.send("POST", "/queues/q/messages", R"({"message":"m"})", json_header);
+  CHECK(wait_until(2, milliseconds{1000}) == 2);
+  for (auto* c : {&a, &b})
+    check_json_error(c->read_response(), 503,
+                     "Queue is unavailable; retry later");
+  // The connections answered at their 200 ms backstop; the bridges let
+  // go a second after it.
+  CHECK(wait_until(0, milliseconds{5000}) == 0);
+  CHECK(since(t0) >= milliseconds{1200});
+  // The bridges live on and serve.
+  CHECK(a.request("GET", "/healthz").status == 200);
+}
+
+namespace {
+
+/// A server whose failures are counted in `failures`.
+struct noting_failure : test::running_server {
+  explicit noting_failure(std::shared_ptr<std::atomic<int>> failures)
+    : running_server(64, 0, nullptr,
+                     [failures](actormq::http::server_config& c) {
+                       c.on_failure = [failures](const caf::error&) {
+                         ++*failures;
+                       };
+                     }),
+      failures(std::move(failures)) {
+    // nop
+  }
+
+  std::shared_ptr<std::atomic<int>> failures;
+};
+
+} // namespace
+
+TEST_CASE("the bridges' supervisor ending is a failure the caller hears of") {
+  noting_failure s{std::make_shared<std::atomic<int>>(0)};
+  auto sup = s.srv.bridge_supervisor();
+  REQUIRE(sup);
+  caf::scoped_actor self{s.sys};
+  self->send_exit(sup, caf::exit_reason::unhandled_exception);
+  self->wait_for(sup);
+  // The failure is heard on the supervisor's way out, perhaps after
+  // wait_for() returned.
+  auto deadline = test_clock::now() + milliseconds{2000};
+  while (*s.failures == 0 && test_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds{5});
+  CHECK(*s.failures == 1);
+}
+
+TEST_CASE("stopping the server is no failure") {
+  noting_failure s{std::make_shared<std::atomic<int>>(0)};
+  s.srv.stop();
+  CHECK(*s.failures == 0);
+  CHECK_FALSE(s.srv.bridge_supervisor());
+}
+
 // HTTP framing by RFC 9112 (issue 11). Each case is followed by a
 // pipelined request: answered if the connection stays open, never
 // answered (the connection closes) if the case is refused, so a request
