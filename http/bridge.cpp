@@ -44,21 +44,29 @@ void answer_error(bridge_ptr self, const responder& r, const caf::error& err) {
   r.respond(problem_reply(p));
 }
 
+/// When a bridge stops waiting for the answers to a call that it began
+/// at `now` and the connection gives up on after `wait` (its backstop).
+caf::actor_clock::time_point deadline(caf::actor_clock::time_point now,
+                                      caf::timespan wait) {
+  return now + wait + sweep_interval;
+}
+
 /// Sends `xs` to `dest` and runs `on_answer` with its answer of type
 /// `Answer`, or `on_error` with an error. Requests wait without a CAF
 /// timeout (one per request costs a wake-up of CAF's clock thread, ~8% of
 /// the enqueue rate): the connection's own timer answers the client (see
-/// connection::dispatch), and a second after that backstop the bridge's
-/// sweep fails the request with `sec::request_timeout`, so an actor that
-/// never answers cannot make the bridge hold its handlers for ever.
+/// connection::dispatch), and the bridge's sweep fails a request still
+/// waited on at `until` with `sec::request_timeout` (within a second after
+/// it), so an actor that never answers cannot make the bridge hold its
+/// handlers for ever. The steps of one call share one `until`.
 template <class Answer, class Dest, class OnAnswer, class OnError,
           class... Ts>
-void ask(bridge_ptr self, caf::timespan backstop, const Dest& dest,
-         OnAnswer on_answer, OnError on_error, Ts&&... xs) {
+void ask(bridge_ptr self, caf::actor_clock::time_point until,
+         const Dest& dest, OnAnswer on_answer, OnError on_error,
+         Ts&&... xs) {
   auto h = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
   auto id = h.id();
-  self->state.waiting.emplace(id, self->clock().now() + backstop
-                                    + sweep_interval);
+  self->state.waiting.emplace(id, until);
   h.then(
     [=](Answer& x) mutable {
       self->state.waiting.erase(id);
@@ -81,29 +89,32 @@ void sweep(bridge_ptr self) {
 }
 
 /// Runs `f` with the named queue (from the cache, or asked of the registry,
-/// which creates it when `create` is set), within `wait`.
+/// which creates it when `create` is set), by `until`. A call whose client
+/// was answered meanwhile (its backstop fired) goes no further: a client
+/// told to retry must not find its first try done after that answer.
 template <class F>
 void with_queue(bridge_ptr self, const std::string& name, bool create,
-                const responder& r, caf::timespan wait, F f) {
+                const responder& r, caf::actor_clock::time_point until, F f) {
   auto& cache = self->state.queues;
   if (auto i = cache.find(name); i != cache.end()) {
     f(i->second);
     return;
   }
   ask<queue_actor>(
-    self, wait, self->state.cfg.registry,
+    self, until, self->state.cfg.registry,
     [=](queue_actor& q) mutable {
-      self->monitor(q);
-      self->state.queues.emplace(name, q);
-      f(q);
+      if (self->state.queues.emplace(name, q).second)
+        self->monitor(q);
+      if (r.awaited())
+        f(q);
     },
     [=](caf::error& err) { answer_error(self, r, err); }, atom::get::value,
     name, create);
 }
 
-/// Performs a call on its queue and answers it, within `wait`.
+/// Performs a call on its queue and answers it, by `until`.
 void on_queue(bridge_ptr self, api_call& call, const responder& r,
-              caf::timespan wait, const queue_actor& q) {
+              caf::actor_clock::time_point until, const queue_actor& q) {
   auto fail = [=](caf::error& err) { answer_error(self, r, err); };
   auto answer_receipts = [=](std::vector<caf::error>& results) {
     r.respond(receipts_reply(call.receipts, results));
@@ -114,21 +125,21 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
       auto kind = call.kind;
       if (call.batch)
         ask<std::vector<uint64_t>>(
-          self, wait, q,
+          self, until, q,
           [=](std::vector<uint64_t>& ids) {
             r.respond(enqueue_reply(kind, true, ids));
           },
           fail, atom::enqueue::value, std::move(call.messages));
       else
         ask<uint64_t>(
-          self, wait, q,
+          self, until, q,
           [=](uint64_t id) { r.respond(enqueue_reply(kind, false, {id})); },
           fail, atom::enqueue::value, std::move(call.messages.front()));
       return;
     }
     case op::receive:
       ask<std::vector<lease>>(
-        self, wait, q,
+        self, until, q,
         [=](std::vector<lease>& xs) {
           if (r.respond(leases_reply(xs, self->clock().now())))
             return;
@@ -139,7 +150,8 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
           if (receipts.empty())
             return;
           ask<std::vector<caf::error>>(
-            self, self->state.cfg.actor_timeout, q,
+            self, deadline(self->clock().now(), self->state.cfg.actor_timeout),
+            q,
             [](std::vector<caf::error>&) {},
             [](caf::error&) {
               // The lease runs out instead.
@@ -149,22 +161,22 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
         fail, atom::receive::value, call.max, call.visibility, call.wait);
       return;
     case op::ack:
-      ask<std::vector<caf::error>>(self, wait, q, answer_receipts, fail,
+      ask<std::vector<caf::error>>(self, until, q, answer_receipts, fail,
                                    atom::ack::value, call.receipts);
       return;
     case op::release:
-      ask<std::vector<caf::error>>(self, wait, q, answer_receipts, fail,
+      ask<std::vector<caf::error>>(self, until, q, answer_receipts, fail,
                                    atom::release::value, call.receipts,
                                    call.delay);
       return;
     case op::extend:
-      ask<std::vector<caf::error>>(self, wait, q, answer_receipts, fail,
+      ask<std::vector<caf::error>>(self, until, q, answer_receipts, fail,
                                    atom::extend::value, call.receipts,
                                    call.visibility);
       return;
     case op::peek:
       ask<std::vector<message>>(
-        self, wait, q,
+        self, until, q,
         [=](std::vector<message>& xs) {
           r.respond(messages_reply(xs, self->clock().now()));
         },
@@ -172,7 +184,7 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
       return;
     case op::purge:
       ask<uint64_t>(
-        self, wait, q,
+        self, until, q,
         [=](uint64_t n) { r.respond(count_reply("purged", n)); }, fail,
         atom::purge::value);
       return;
@@ -200,7 +212,9 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
     [=](api_call& call, responder& r) {
       auto fail = [=](caf::error& err) { answer_error(self, r, err); };
       auto& cfg = self->state.cfg;
-      auto wait = backstop(call, cfg.actor_timeout, cfg.receive_margin);
+      auto until = deadline(self->clock().now(),
+                            backstop(call, cfg.actor_timeout,
+                                     cfg.receive_margin));
       auto& reg = cfg.registry;
       switch (call.kind) {
         case op::list_queues:
@@ -208,7 +222,7 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
           auto metrics = call.kind == op::metrics;
           auto visible = std::move(call.visible);
           ask<std::vector<queue_info>>(
-            self, wait, reg,
+            self, until, reg,
             [=](std::vector<queue_info>& xs) {
               if (visible)
                 xs.erase(std::remove_if(xs.begin(), xs.end(),
@@ -223,16 +237,18 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
         }
         case op::get_queue:
           ask<queue_info>(
-            self, wait, reg, [=](queue_info& x) { r.respond(queue_reply(x)); },
+            self, until, reg, [=](queue_info& x) { r.respond(queue_reply(x)); },
             fail, atom::stats::value, call.queue);
           return;
         case op::put_queue:
           // The registry changes the attributes the PUT names, in one step.
           ask<queue_actor>(
-            self, wait, reg,
+            self, until, reg,
             [=](queue_actor&) {
+              if (!r.awaited())
+                return;
               ask<queue_info>(
-                self, wait, self->state.cfg.registry,
+                self, until, self->state.cfg.registry,
                 [=](queue_info& x) { r.respond(queue_reply(x)); }, fail,
                 atom::stats::value, call.queue);
             },
@@ -242,13 +258,13 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
         case op::delete_queue:
           self->state.queues.erase(call.queue);
           ask<bool>(
-            self, wait, reg,
+            self, until, reg,
             [=](bool) { r.respond(deleted_reply(call.queue)); }, fail,
             atom::remove::value, call.queue);
           return;
         case op::redrive:
           ask<uint64_t>(
-            self, wait, reg,
+            self, until, reg,
             [=](uint64_t n) { r.respond(count_reply("redriven", n)); },
             fail, atom::redrive::value, call.queue);
           return;
@@ -256,9 +272,9 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
           auto create = call.kind == op::enqueue
                         || call.kind == op::enqueue_compat;
           auto name = call.queue;
-          with_queue(self, name, create, r, wait,
+          with_queue(self, name, create, r, until,
                      [=](const queue_actor& q) mutable {
-                       on_queue(self, call, r, wait, q);
+                       on_queue(self, call, r, until, q);
                      });
         }
       }

@@ -44,6 +44,10 @@ struct responder {
   /// gone, or the connection answered it already, e.g. with its own
   /// backstop).
   bool respond(const reply& r) const;
+
+  /// Whether the request still waits for its answer: false once it was
+  /// answered (e.g. by the connection's backstop).
+  bool awaited() const;
 };
 
 /// What every bridge needs.
@@ -58,7 +62,8 @@ struct bridge_config {
 
 /// How long an actor's answer to `call` is waited for: `actor_timeout`, or
 /// for a receive its long-poll wait plus `receive_margin`. Past it, the
-/// connection answers 503; a second later, its bridge stops waiting.
+/// connection answers 503; within two seconds after, its bridge stops
+/// waiting.
 caf::timespan backstop(const api_call& call, caf::timespan actor_timeout,
                        caf::timespan receive_margin);
 

@@ -193,6 +193,11 @@ bool connection::respond(uint64_t request, const reply& r) {
   return answer(r);
 }
 
+bool connection::awaits(uint64_t request) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return state_ == state::dispatched && request == request_;
+}
+
 /// Answers the request in service and serves what waits behind it.
 bool connection::answer(const reply& r) {
   uncount(request_);
@@ -231,6 +236,10 @@ void connection::release(uint64_t request) {
 
 bool responder::respond(const reply& r) const {
   return request->conn->respond(request->number, r);
+}
+
+bool responder::awaited() const {
+  return request->conn->awaits(request->number);
 }
 
 /// Reads and serves requests from `data` while the state lets it; returns

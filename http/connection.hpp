@@ -182,6 +182,10 @@ public:
   /// in service (answered already).
   bool respond(uint64_t request, const reply& r);
 
+  /// Whether request `request` is in service, not answered yet (any
+  /// thread).
+  bool awaits(uint64_t request);
+
   /// Request number `request` ended (any thread, with or without the
   /// mutex): it stops counting in flight, unless it did already.
   void uncount(uint64_t request);

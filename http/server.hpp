@@ -102,11 +102,11 @@ public:
   bool reload();
 
   /// The bridge actors serving requests now, one per HTTP thread (a bridge
-  /// that ends is replaced in its slot).
+  /// that ends is replaced in its slot). Not concurrently with stop().
   std::vector<caf::actor> bridges() const;
 
   /// The actor that replaces bridges that end (invalid before start() and
-  /// after stop()).
+  /// after stop()). Like start() and stop(), not for concurrent calls.
   caf::actor bridge_supervisor() const;
 
 private:

@@ -241,6 +241,28 @@ TEST_CASE_METHOD(consumer_fixture, "a pool replaces a consumer that fails, "
   CHECK(seen.size() == 3);
 }
 
+TEST_CASE_METHOD(consumer_fixture, "a pool that fails leaves no consumer "
+                                   "behind") {
+  for (auto x : {"a", "b", "c", "d"})
+    enqueue(x);
+  auto cfg = every(5s);
+  cfg.handler = [this](const auto& x) -> caf::error {
+    seen.push_back(describe(x));
+    return caf::none;
+  };
+  auto pool = sys.spawn(consumer_pool, q, cfg, uint32_t{2});
+  run();
+  advance(5s);
+  REQUIRE(seen.size() == 2);
+  // No exit handler sees `kill`: the pool ends without forwarding it.
+  self->send_exit(pool, caf::exit_reason::kill);
+  run();
+  advance(5s);
+  advance(5s);
+  CHECK(seen.size() == 2);
+  CHECK(stats().ready == 2);
+}
+
 TEST_CASE("only an exit without an error or a requested one is planned") {
   CHECK(planned_exit(caf::none));
   CHECK(planned_exit(caf::exit_reason::normal));

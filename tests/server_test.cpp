@@ -9,11 +9,13 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actormq/queue_actor.hpp"
 #include "http_client.hpp"
 #include "memory_store.hpp"
 #include "running_server.hpp"
@@ -926,6 +928,68 @@ TEST_CASE_METHOD(silent_fixture,
 
 namespace {
 
+/// A registry that hands out `queue` for every name, `delay` after it was
+/// asked. The queue ends with it (a link).
+class late_registry : public caf::event_based_actor {
+public:
+  late_registry(caf::actor_config& cfg, queue_actor queue,
+                milliseconds delay)
+    : event_based_actor(cfg), queue_(std::move(queue)), delay_(delay) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    link_to(queue_);
+    return {
+      [=](atom::get, const std::string&, bool) {
+        waiting_.push_back(make_response_promise<queue_actor>());
+        delayed_send(this, delay_, atom::tick::value);
+        return waiting_.back();
+      },
+      [=](atom::tick) {
+        for (auto& rp : std::exchange(waiting_, {}))
+          rp.deliver(queue_);
+      },
+    };
+  }
+
+private:
+  queue_actor queue_;
+  milliseconds delay_;
+  std::vector<caf::typed_response_promise<queue_actor>> waiting_;
+};
+
+} // namespace
+
+TEST_CASE("a call whose client was answered 503 goes no further") {
+  std::shared_ptr<queue_actor> queue = std::make_shared<queue_actor>();
+  test::running_server s{
+    64, 0, nullptr,
+    [](actormq::http::server_config& c) {
+      c.actor_timeout = milliseconds{200};
+      // Connections are checked every 100 ms (a quarter of this).
+      c.header_timeout = milliseconds{400};
+    },
+    [queue](caf::actor_system& sys, actormq::registry_config) {
+      *queue = sys.spawn(actormq::queue, actormq::queue_config{});
+      return caf::actor_cast<registry_actor>(
+        sys.spawn<late_registry>(*queue, milliseconds{700}));
+    }};
+  test::http_client c{s.port()};
+  check_json_error(c.enqueue_json(R"({"message":"m"})"), 503,
+                   "Queue is unavailable; retry later");
+  // The registry answers after the client was told to retry (at 200 to
+  // 300 ms), before the bridge stops waiting (1.2 s at the earliest): the
+  // enqueue must not happen behind its back.
+  std::this_thread::sleep_for(milliseconds{1000});
+  caf::scoped_actor self{s.sys};
+  self->request(*queue, std::chrono::seconds{5}, atom::stats::value)
+    .receive([](queue_stats& x) { CHECK(x.enqueued == 0); },
+             [&](caf::error& err) { FAIL(s.sys.render(err)); });
+}
+
+namespace {
+
 /// A server whose failures are counted in `failures`.
 struct noting_failure : test::running_server {
   explicit noting_failure(std::shared_ptr<std::atomic<int>> failures)
@@ -962,6 +1026,9 @@ TEST_CASE("the bridges' supervisor ending is a failure the caller hears of") {
 TEST_CASE("stopping the server is no failure") {
   noting_failure s{std::make_shared<std::atomic<int>>(0)};
   s.srv.stop();
+  // A failure would be heard on the supervisor's way out, perhaps after
+  // stop() returned (see above).
+  std::this_thread::sleep_for(milliseconds{300});
   CHECK(*s.failures == 0);
   CHECK_FALSE(s.srv.bridge_supervisor());
 }

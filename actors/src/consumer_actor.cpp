@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <exception>
+#include <utility>
+
+#include <caf/send.hpp>
 
 #include "actormq/errors.hpp"
 #include "actormq/log.hpp"
@@ -89,7 +92,7 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
       auto& st = self->state;
       self->delayed_send(self, st.cfg.interval, atom::tick::value);
       self
-        ->request(st.source, caf::infinite, atom::receive::value,
+        ->request(st.source, st.cfg.timeout, atom::receive::value,
                   st.cfg.batch, st.cfg.visibility, caf::timespan{0})
         .then(
           [=](std::vector<lease>& leases) {
@@ -105,7 +108,7 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
               } else {
                 auto delay = backoff_for(st.cfg, x.msg.receive_count);
                 self
-                  ->request(st.source, caf::infinite, atom::release::value,
+                  ->request(st.source, st.cfg.timeout, atom::release::value,
                             std::vector<std::string>{std::move(x.receipt)},
                             delay)
                   .then(log_refusals, log_failure(self, "release"));
@@ -113,7 +116,7 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
             }
             if (!done.empty())
               self
-                ->request(st.source, caf::infinite, atom::ack::value,
+                ->request(st.source, st.cfg.timeout, atom::ack::value,
                           std::move(done))
                 .then(log_refusals, log_failure(self, "ack"));
           },
@@ -123,6 +126,11 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
           });
     },
   };
+}
+
+consumer_pool_state::~consumer_pool_state() {
+  for (auto& c : consumers)
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
 }
 
 bool planned_exit(const caf::error& reason) {
@@ -154,7 +162,7 @@ void end_consumers(
 /// consumers serve it (those of a queue that ended go).
 void look_up(consumer_pool_actor::stateful_pointer<consumer_pool_state> self) {
   auto& st = self->state;
-  self->request(st.registry, caf::infinite, atom::get::value, st.queue_name,
+  self->request(st.registry, st.cfg.timeout, atom::get::value, st.queue_name,
                 st.create)
     .then(
       [=](queue_actor& q) {
@@ -220,7 +228,7 @@ pool_behavior(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
   self->set_down_handler(
     [=](caf::down_msg& dm) { on_consumer_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& c : self->state.consumers)
+    for (auto& c : std::exchange(self->state.consumers, {}))
       self->send_exit(c, msg.reason);
     self->quit(msg.reason);
   });

@@ -43,6 +43,10 @@ struct consumer_config {
   caf::timespan backoff = std::chrono::seconds{1};
   /// Upper bound of the backoff.
   caf::timespan max_backoff = std::chrono::minutes{5};
+  /// How long an answer of the queue (or the registry) is waited for; past
+  /// it the request fails with `sec::request_timeout`, logged, and the
+  /// next interval tries again.
+  caf::timespan timeout = std::chrono::seconds{30};
 };
 
 /// Returns the release delay after the `receive_count`-th failed delivery.
@@ -80,6 +84,13 @@ bool planned_exit(const caf::error& reason);
 
 /// The state of a consumer pool.
 struct consumer_pool_state {
+  consumer_pool_state() = default;
+  consumer_pool_state(const consumer_pool_state&) = delete;
+  consumer_pool_state& operator=(const consumer_pool_state&) = delete;
+  /// Ends the consumers still running: a pool that ends in any way (an
+  /// exit message, an exception, `exit_reason::kill`, which no exit handler
+  /// sees) leaves none behind.
+  ~consumer_pool_state();
   /// Shown as the actor's name.
   static constexpr const char* name = "actormq.consumer_pool";
   /// What every consumer is spawned with.
@@ -102,7 +113,7 @@ struct consumer_pool_state {
 /// consumers of `source` with `cfg` and monitors them. A consumer that ends
 /// with a failure (see planned_exit) is logged and replaced by a new one;
 /// one that was told to exit is not. Exiting the pool ends its consumers
-/// with the same reason. Spawn it with
+/// with the same reason; a pool that ends otherwise ends them too. Spawn it with
 /// `sys.spawn(actormq::consumer_pool, queue, actormq::consumer_config{}, n)`.
 consumer_pool_actor::behavior_type
 consumer_pool(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
