@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <initializer_list>
 #include <stdexcept>
 #include <vector>
 
@@ -37,15 +38,34 @@ struct consumer_fixture : testing::fixture {
     return db;
   }
 
+  /// A handler that records what it sees in `seen`.
+  message_handler recorder() {
+    return [this](const auto& x) -> caf::error {
+      seen.push_back(describe(x));
+      return caf::none;
+    };
+  }
+
   consumer_actor start_consumer(consumer_config cfg = {}) {
     if (!cfg.handler)
-      cfg.handler = [this](const auto& x) -> caf::error {
-        seen.push_back(describe(x));
-        return caf::none;
-      };
+      cfg.handler = recorder();
     auto c = sys.spawn(consumer, q, std::move(cfg));
     run();
     return c;
+  }
+
+  /// Enqueues `bodies`, then starts a pool of two recording consumers
+  /// that take one message every 5 s.
+  consumer_pool_actor
+  start_pool(std::initializer_list<const char*> bodies) {
+    for (auto x : bodies)
+      enqueue(x);
+    consumer_config cfg;
+    cfg.interval = 5s;
+    cfg.handler = recorder();
+    auto pool = sys.spawn(consumer_pool, q, cfg, uint32_t{2});
+    run();
+    return pool;
   }
 
   void enqueue(std::string body) {
@@ -206,15 +226,7 @@ TEST_CASE_METHOD(consumer_fixture, "several consumers share a queue") {
 
 TEST_CASE_METHOD(consumer_fixture, "a pool replaces a consumer that fails, "
                                    "not one told to exit") {
-  for (auto x : {"a", "b", "c", "d", "e"})
-    enqueue(x);
-  auto cfg = every(5s);
-  cfg.handler = [this](const auto& x) -> caf::error {
-    seen.push_back(describe(x));
-    return caf::none;
-  };
-  auto pool = sys.spawn(consumer_pool, q, cfg, uint32_t{2});
-  run();
+  auto pool = start_pool({"a", "b", "c", "d", "e"});
   auto first = request<std::vector<consumer_actor>>(pool, atom::list::value);
   REQUIRE(first);
   REQUIRE(first->size() == 2);
@@ -243,15 +255,7 @@ TEST_CASE_METHOD(consumer_fixture, "a pool replaces a consumer that fails, "
 
 TEST_CASE_METHOD(consumer_fixture, "a pool that fails leaves no consumer "
                                    "behind") {
-  for (auto x : {"a", "b", "c", "d"})
-    enqueue(x);
-  auto cfg = every(5s);
-  cfg.handler = [this](const auto& x) -> caf::error {
-    seen.push_back(describe(x));
-    return caf::none;
-  };
-  auto pool = sys.spawn(consumer_pool, q, cfg, uint32_t{2});
-  run();
+  auto pool = start_pool({"a", "b", "c", "d"});
   advance(5s);
   REQUIRE(seen.size() == 2);
   // No exit handler sees `kill`: the pool ends without forwarding it.
