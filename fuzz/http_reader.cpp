@@ -17,26 +17,37 @@ namespace {
 
 using actormq::http::request;
 
+/// A request as read, and whether the reader asked for a 100 Continue
+/// while reading it.
+struct read_request {
+  request req;
+  bool invited = false;
+};
+
 /// Every request in `bytes`, fed in pieces of `piece` bytes.
-std::vector<request> requests_in(std::string_view bytes, size_t piece) {
+std::vector<read_request> requests_in(std::string_view bytes, size_t piece) {
   actormq::http::request_reader reader{1024, 4096};
-  std::vector<request> result;
+  std::vector<read_request> result;
+  auto invited = false;
   while (!bytes.empty()) {
     auto next = bytes.substr(0, piece);
     bytes.remove_prefix(next.size());
     do {
       next.remove_prefix(reader.feed(next.data(), next.size()));
-      if (reader.ready())
-        result.push_back(reader.take());
+      invited = reader.take_continue() || invited;
+      if (reader.ready()) {
+        result.push_back({reader.take(), invited});
+        invited = false;
+      }
     } while (!next.empty());
   }
   return result;
 }
 
 /// What every request the reader lets through must hold.
-bool well_formed(const std::vector<request>& xs) {
+bool well_formed(const std::vector<read_request>& xs) {
   for (size_t i = 0; i < xs.size(); ++i) {
-    auto& x = xs[i];
+    auto& x = xs[i].req;
     if (x.failed) {
       if (i + 1 != xs.size() || x.keep_alive)
         return false;
@@ -51,9 +62,11 @@ bool well_formed(const std::vector<request>& xs) {
   return true;
 }
 
-/// Whether `x` and `y` are the same request, field by field.
-bool same(const request& x, const request& y) {
-  return x.method == y.method && x.path == y.path && x.query == y.query
+/// Whether `a` and `b` are the same request, field by field.
+bool same(const read_request& a, const read_request& b) {
+  auto& x = a.req;
+  auto& y = b.req;
+  return a.invited == b.invited && x.method == y.method && x.path == y.path && x.query == y.query
          && x.content_type == y.content_type
          && x.cors_request_headers == y.cors_request_headers
          && x.authorization == y.authorization

@@ -253,9 +253,16 @@ size_t connection::parse(const char* data, size_t size) {
       since_ = clock_type::now();
     }
     used += reader_.feed(data + used, size - used);
+    if (!screened_ && !reader_.ready()
+        && reader_.at() == request_reader::phase::body) {
+      screened_ = true;
+      if (refuse_early())
+        break;
+    }
     if (reader_.take_continue())
       write(std::string{continue_response()}, false);
     if (reader_.ready()) {
+      screened_ = false;
       auto req = reader_.take();
       serve(req);
     }
@@ -305,6 +312,27 @@ void connection::route(request& req) {
 
 namespace {
 
+/// With access control on, the answer that refuses `req` on route `m`: 401
+/// without a known token, 403 without the route's grant. None if it may go
+/// on; `who` then holds its token's grants (none without access control).
+std::optional<reply> screen(const shared_state& st, const request& req,
+                            const route_match& m,
+                            std::shared_ptr<const auth::grants>& who) {
+  auto tokens = std::atomic_load(&st.tokens);
+  if (!tokens)
+    return std::nullopt;
+  auto c = tokens->identify(req.authorization);
+  if (!c.token)
+    return problem_reply(c.presented ? problem::invalid_token
+                                     : problem::token_required);
+  auto grant = needed_grant(m.kind);
+  if (grant && !c.token->allows(*grant, m.queue))
+    return forbidden_reply(auth::name_of(*grant), m.queue);
+  // Shares the set's ownership: a reload meanwhile cannot free them.
+  who = std::shared_ptr<const auth::grants>{tokens, c.token};
+  return std::nullopt;
+}
+
 /// The 403 a parsed call gets from the token `who` beyond its route's
 /// grant, if any: a PUT that names a dead-letter queue sends messages
 /// there, so it needs a send grant on that queue too.
@@ -319,25 +347,34 @@ std::optional<reply> refusal(const auth::grants& who, const api_call& call) {
 
 } // namespace
 
+/// Refuses the request whose headers are in and whose body is still on its
+/// way if its token does not allow its route (see screen()): answered at
+/// once, before a 100 Continue could invite the body and before the body
+/// is held, then closed (lingering: the body is read and dropped for a
+/// while, so the client sees the answer). Returns whether it refused.
+bool connection::refuse_early() {
+  auto& req = reader_.pending();
+  auto m = match_route(req.method, req.path);
+  if (m.result != route_match::outcome::found || m.kind == op::healthz)
+    return false;
+  std::shared_ptr<const auth::grants> who;
+  auto refusal = screen(*st_, req, m, who);
+  if (!refusal)
+    return false;
+  keep_alive_ = false;
+  head_ = req.method == verb::head;
+  finish(*refusal);
+  return true;
+}
+
 /// Serves a found route: with access control on, the token comes first
 /// (401 without a known one, 403 without the grant), before anything reads
 /// the body; then the call goes to a bridge.
 void connection::serve_call(const request& req, const route_match& m) {
   std::shared_ptr<const auth::grants> who;
-  if (auto tokens = std::atomic_load(&st_->tokens)) {
-    auto c = tokens->identify(req.authorization);
-    if (!c.token) {
-      finish(problem_reply(c.presented ? problem::invalid_token
-                                       : problem::token_required));
-      return;
-    }
-    auto grant = needed_grant(m.kind);
-    if (grant && !c.token->allows(*grant, m.queue)) {
-      finish(forbidden_reply(auth::name_of(*grant), m.queue));
-      return;
-    }
-    // Shares the set's ownership: a reload meanwhile cannot free them.
-    who = std::shared_ptr<const auth::grants>{tokens, c.token};
+  if (auto refusal = screen(*st_, req, m, who)) {
+    finish(*refusal);
+    return;
   }
   auto parsed = parse_call(m, route_input{req.query, req.content_type,
                                           req.body},

@@ -201,6 +201,7 @@ private:
   void decrypt(const char* data, size_t size);
   size_t parse(const char* data, size_t size);
   void serve(request& req);
+  bool refuse_early();
   void route(request& req);
   void serve_call(const request& req, const route_match& m);
   void preflight(const request& req);
@@ -239,6 +240,9 @@ private:
   /// The request whose responder went unanswered; 0: none.
   std::atomic<uint64_t> orphaned_{0};
   request_reader reader_;
+  /// Whether the request being read had its token looked at as soon as
+  /// its headers were in (refuse_early()).
+  bool screened_ = false;
   /// Bytes read while a request was in service, from `read_ahead_pos_`.
   std::string read_ahead_;
   size_t read_ahead_pos_ = 0;

@@ -72,6 +72,13 @@ std::shared_ptr<Aio::Handler> frontend_transport::clone() const {
   return std::make_shared<frontend_transport>(st_);
 }
 
+namespace {
+
+/// Bytes a connection reads in one turn (see frontend_transport::read()).
+constexpr size_t read_turn = 64 * 1024;
+
+} // namespace
+
 void frontend_transport::registerPoller(Polling::Epoll& poller) {
   Tcp::Transport::registerPoller(poller);
   wakes_.bind(poller);
@@ -113,9 +120,14 @@ void frontend_transport::onReady(const Aio::FdSet& fds) {
   for (auto& e : fds) {
     auto tag = e.getTag();
     if (tag == wakes_.tag()) {
+      // Those queued now: a read that yields its turn queues its
+      // connection again, for the next round.
+      std::vector<std::shared_ptr<connection>> woken;
       while (auto c = wakes_.popSafe())
-        if ((*c)->resume())
-          read(*c);
+        woken.push_back(std::move(*c));
+      for (auto& c : woken)
+        if (c->resume())
+          read(c);
     } else if (tag == timer_tag) {
       tick();
     } else if (e.isReadable() || e.isHangup()) {
@@ -146,12 +158,22 @@ void frontend_transport::wake(std::shared_ptr<connection> c) {
 }
 
 /// Reads while the connection takes bytes; stops short of an empty socket
-/// when it pauses (a wake resumes it).
+/// when it pauses (a wake resumes it), and after `read_turn` bytes: a
+/// connection with more to read goes behind the wakes queued now, so a
+/// client that pipelines without end (each request answered by the
+/// connection itself, e.g. GET /healthz) takes its turn with the others
+/// instead of holding the thread until its replies fill the socket.
 void frontend_transport::read(const std::shared_ptr<connection>& c) {
   char buf[16 * 1024];
+  size_t taken = 0;
   while (!c->paused()) {
+    if (taken >= read_turn) {
+      wake(c);
+      return;
+    }
     auto n = ::recv(c->fd(), buf, sizeof(buf), 0);
     if (n > 0) {
+      taken += static_cast<size_t>(n);
       c->input(buf, static_cast<size_t>(n));
     } else if (n < 0 && errno == EINTR) {
       continue;

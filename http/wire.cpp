@@ -341,8 +341,11 @@ struct request_reader::impl {
   }
 
   /// Records a header field; trailer fields never change how a request is
-  /// read (RFC 9110 §6.5.1): they are dropped.
+  /// read (RFC 9110 §6.5.1): they are dropped. Whitespace around a value
+  /// is not part of it (RFC 9110 §5.5; http-parser drops the leading).
   void commit_header() {
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+      value.pop_back();
     if (at == phase::head) {
       if (iequals(field, "content-type"))
         current.content_type = value;
@@ -566,6 +569,10 @@ request request_reader::take() {
 
 request_reader::phase request_reader::at() const {
   return impl_->at;
+}
+
+const request& request_reader::pending() const {
+  return impl_->current;
 }
 
 bool request_reader::take_continue() {

@@ -80,6 +80,10 @@ public:
   /// Where the reader stands within the next request.
   phase at() const;
 
+  /// The request whose headers are in while its body arrives (at() is
+  /// phase::body): its method, target and headers, not its body.
+  const request& pending() const;
+
   /// True once the headers of a request that sent `Expect: 100-continue`
   /// have been read and its body has not; reset by take_continue().
   bool take_continue();

@@ -216,6 +216,41 @@ TEST_CASE_METHOD(auth_fixture, "the token is checked before the body is read") {
   CHECK(res.status == 400);
 }
 
+TEST_CASE_METHOD(auth_fixture, "a refused caller is answered before it "
+                               "sends its body") {
+  // The headers of a 60 KB body and 10 bytes of it: the answer comes now,
+  // with no 100 Continue inviting the rest, and the connection closes.
+  auto head = [](const std::string& secret, bool expect) {
+    std::string h = "POST /queues/orders/messages HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/json\r\n"
+                    "Content-Length: 60000\r\n";
+    if (!secret.empty())
+      h += "Authorization: Bearer " + secret + "\r\n";
+    if (expect)
+      h += "Expect: 100-continue\r\n";
+    return h + "\r\n{\"message\"";
+  };
+  struct refusal {
+    std::string secret;
+    bool expect;
+    int status;
+  };
+  for (auto& x : {refusal{"", true, 401}, refusal{"tok-unknown", false, 401},
+                  refusal{"tok-receiver", true, 403}}) {
+    INFO(x.secret << (x.expect ? " with" : " without") << " Expect");
+    test::http_client c{srv.port()};
+    c.send_raw(head(x.secret, x.expect));
+    REQUIRE(c.readable(2000));
+    auto res = c.read_response();
+    CHECK(res.status == x.status);
+    CHECK(res.header("connection") == "close");
+  }
+  // An allowed caller is invited to send its body, and served.
+  test::http_client c{srv.port()};
+  c.send_raw(head("tok-sender", true));
+  CHECK(c.read_response().status == 100);
+}
+
 TEST_CASE_METHOD(auth_fixture, "health, preflight, 404 and 405 need no token") {
   auto health = call("", "GET", "/healthz");
   CHECK(health.status == 200);

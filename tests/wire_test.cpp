@@ -159,6 +159,22 @@ TEST_CASE("Expect: 100-continue is reported once the headers are in") {
   CHECK(reader.take().body == "ok");
 }
 
+TEST_CASE("whitespace around a header value is not part of it") {
+  auto r = read_one("POST /p HTTP/1.1\r\nHost: h \r\n"
+                    "Content-Type: application/json\t \r\n"
+                    "Transfer-Encoding: chunked \r\n\r\n"
+                    "1\r\nx\r\n0\r\n\r\n");
+  CHECK_FALSE(r.failed);
+  CHECK(r.content_type == "application/json");
+  CHECK(r.body == "x");
+  request_reader reader{1024, 1024};
+  std::string_view bytes = "POST / HTTP/1.1\r\nHost: h\r\n"
+                           "Expect: 100-continue \r\n"
+                           "Content-Length: 1\r\n\r\n";
+  reader.feed(bytes.data(), bytes.size());
+  CHECK(reader.take_continue());
+}
+
 TEST_CASE("the reader stops at the end of each request") {
   request_reader reader{1024, 1024};
   std::string first = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
@@ -206,6 +222,11 @@ TEST_CASE("framing RFC 9112 refuses fails the same, however split") {
     {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", problem::version_not_supported},
     {"BREW /pot HTTP/1.1\r\n", problem::not_implemented},
     {"GET x://y/ HTTP/1.1\r\nHost: h\r\n\r\n", problem::malformed_request},
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+     problem::malformed_request},
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \r\n\r\n",
+     problem::malformed_request},
   };
   for (auto& [bytes, error] : cases) {
     for (size_t chunk : {size_t{0}, size_t{1}, size_t{3}}) {
