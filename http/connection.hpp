@@ -150,6 +150,10 @@ public:
     return paused_.load(std::memory_order_acquire);
   }
 
+  /// Set while the connection waits in the transport's wakes for its next
+  /// read turn (frontend_transport::read); the transport's thread only.
+  bool turn_waits = false;
+
   /// Bytes arrived.
   void input(const char* data, size_t size);
 

@@ -173,6 +173,11 @@ public:
     return ::poll(&p, 1, ms) > 0;
   }
 
+  /// The socket, for a test that reads or sends on it from another thread.
+  int fd() const {
+    return fd_;
+  }
+
   /// True if the server closed the connection (reads EOF within 5 s).
   bool closed_by_server() {
     char c;

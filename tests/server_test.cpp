@@ -679,6 +679,49 @@ TEST_CASE("a pipeliner that never reads its replies is held back by TCP") {
   ::close(fd);
 }
 
+TEST_CASE("a client that pipelines without end shares its thread") {
+  // One HTTP thread: the flood and the other client meet on it.
+  test::running_server s{64, 0, nullptr,
+                         [](actormq::http::server_config& c) {
+                           c.threads = 1;
+                         }};
+  std::string batch;
+  while (batch.size() < 64 * 1024)
+    batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  test::http_client flood{s.port()};
+  std::atomic<bool> done{false};
+  // Sends as fast as the server reads, and reads every reply.
+  std::thread sender{[&] {
+    try {
+      while (!done)
+        flood.send_raw(batch);
+    } catch (const std::exception&) {
+      // The socket closed at the end of the test.
+    }
+  }};
+  std::thread reader{[&] {
+    char buf[64 * 1024];
+    while (!done && ::recv(flood.fd(), buf, sizeof(buf), 0) > 0)
+      continue;
+  }};
+  std::this_thread::sleep_for(milliseconds{200});
+  // Before, the flood held the thread: the other client waited for its
+  // whole length (its read timed out after 5 s).
+  test::http_client other{s.port()};
+  auto slowest = milliseconds{0};
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = test_clock::now();
+    CHECK(other.request("GET", "/healthz").status == 200);
+    slowest = std::max(slowest, since(t0));
+  }
+  done = true;
+  ::shutdown(flood.fd(), SHUT_RDWR);
+  sender.join();
+  reader.join();
+  WARN("slowest answer beside the flood: " << slowest.count() << " ms");
+  CHECK(slowest < milliseconds{2000});
+}
+
 TEST_CASE("a client that never reads its replies is reset (--send-timeout)") {
   // Kept alive, the reply leaves the connection writing; with "Connection:
   // close", closing. Either way the client never takes a byte. A small
