@@ -210,6 +210,9 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
   self->delayed_send(self, sweep_interval, atom::tick::value);
   return {
     [=](api_call& call, responder& r) {
+      // Answered meanwhile (the bridge was behind by a backstop): no step.
+      if (!r.awaited())
+        return;
       auto fail = [=](caf::error& err) { answer_error(self, r, err); };
       auto& cfg = self->state.cfg;
       auto until = deadline(self->clock().now(),

@@ -450,7 +450,8 @@ void connection::serve_read_ahead() {
     return;
   read_ahead_pos_ += parse(read_ahead_.data() + read_ahead_pos_,
                            read_ahead_.size() - read_ahead_pos_);
-  if (read_ahead_pos_ == read_ahead_.size()) {
+  // Past the end if the parse closed the connection (finish() cleared it).
+  if (read_ahead_pos_ >= read_ahead_.size()) {
     // Pipelining is rare: give the memory back.
     std::string{}.swap(read_ahead_);
     read_ahead_pos_ = 0;

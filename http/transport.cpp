@@ -124,16 +124,7 @@ void frontend_transport::onReady(const Aio::FdSet& fds) {
   for (auto& e : fds) {
     auto tag = e.getTag();
     if (tag == wakes_.tag()) {
-      // Those queued now: a read that yields its turn queues its
-      // connection again, for the next round.
-      std::vector<std::shared_ptr<connection>> woken;
-      while (auto c = wakes_.popSafe())
-        woken.push_back(std::move(*c));
-      for (auto& c : woken) {
-        c->turn_waits = false;
-        if (c->resume())
-          read(c);
-      }
+      serve_wakes();
     } else if (tag == timer_tag) {
       tick();
     } else if (e.isReadable() || e.isHangup()) {
@@ -192,6 +183,19 @@ void frontend_transport::read(const std::shared_ptr<connection>& c) {
   }
 }
 
+/// Resumes the connections woken, those queued now: a read that yields its
+/// turn queues its connection again, for the next round.
+void frontend_transport::serve_wakes() {
+  std::vector<std::shared_ptr<connection>> woken;
+  while (auto c = wakes_.popSafe())
+    woken.push_back(std::move(*c));
+  for (auto& c : woken) {
+    c->turn_waits = false;
+    if (c->resume())
+      read(c);
+  }
+}
+
 /// The client is gone (or the connection closed): forget it.
 void frontend_transport::drop(int fd) {
   auto i = conns_.find(fd);
@@ -210,6 +214,10 @@ void frontend_transport::tick() {
   uint64_t expirations;
   while (::read(timer_fd_, &expirations, sizeof(expirations)) > 0)
     continue;
+  // Pistache's queue can strand a wake: pop() drains the eventfd after it
+  // found the queue empty, so a push between the two leaves its entry
+  // without a signal. Each tick serves what waits.
+  serve_wakes();
   auto now = clock_type::now();
   for (auto& entry : conns_)
     entry.second->expire(now);

@@ -43,6 +43,7 @@ public:
 
 private:
   void read(const std::shared_ptr<connection>& c);
+  void serve_wakes();
   void drop(int fd);
   void tick();
 

@@ -376,7 +376,11 @@ struct request_reader::impl {
     if (p.http_major != 1)
       return p.http_major >= 2 ? problem::version_not_supported
                                : problem::malformed_request;
-    if (transfer_encodings > 0 && !chunked_only)
+    // Framed as chunked by the one Transfer-Encoding line, and so read by
+    // http-parser too: were it to disagree (it reads the value itself),
+    // the bytes of a body could be read as a request.
+    if (transfer_encodings > 0
+        && (!chunked_only || (p.flags & F_CHUNKED) == 0))
       return problem::malformed_request;
     if (!host_valid || (hosts == 0 && p.http_minor >= 1))
       return problem::invalid_host;

@@ -267,6 +267,19 @@ TEST_CASE_METHOD(consumer_fixture, "a pool that fails leaves no consumer "
   CHECK(stats().ready == 2);
 }
 
+TEST_CASE_METHOD(consumer_fixture, "a pool told to exit normally ends its "
+                                   "consumers too") {
+  auto pool = start_pool({"a", "b", "c", "d"});
+  advance(5s);
+  REQUIRE(seen.size() == 2);
+  // A consumer ignores an exit message for `normal`.
+  self->send_exit(pool, caf::exit_reason::normal);
+  run();
+  advance(5s);
+  advance(5s);
+  CHECK(seen.size() == 2);
+}
+
 TEST_CASE("only an exit without an error or a requested one is planned") {
   CHECK(planned_exit(caf::none));
   CHECK(planned_exit(caf::exit_reason::normal));

@@ -175,6 +175,20 @@ TEST_CASE("whitespace around a header value is not part of it") {
   CHECK(reader.take_continue());
 }
 
+TEST_CASE("a Transfer-Encoding http-parser does not read as chunked is "
+          "refused") {
+  // http-parser takes "chunked" and a TAB as some other coding: the body's
+  // bytes would be read as the next request.
+  auto out = read_all("POST / HTTP/1.1\r\nHost: h\r\n"
+                      "Transfer-Encoding: chunked\t\r\n\r\n"
+                      "1\r\nx\r\n0\r\n\r\n"
+                      "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE_FALSE(out.empty());
+  CHECK(out.front().failed);
+  for (auto& r : out)
+    CHECK(r.path != "/smuggled");
+}
+
 TEST_CASE("the reader stops at the end of each request") {
   request_reader reader{1024, 1024};
   std::string first = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"

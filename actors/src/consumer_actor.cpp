@@ -228,8 +228,12 @@ pool_behavior(consumer_pool_actor::stateful_pointer<consumer_pool_state> self,
   self->set_down_handler(
     [=](caf::down_msg& dm) { on_consumer_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    // A consumer ignores an exit for `normal`: it gets user_shutdown.
+    auto reason = msg.reason == caf::exit_reason::normal
+                    ? caf::error{caf::exit_reason::user_shutdown}
+                    : msg.reason;
     for (auto& c : std::exchange(self->state.consumers, {}))
-      self->send_exit(c, msg.reason);
+      self->send_exit(c, reason);
     self->quit(msg.reason);
   });
   return {
