@@ -872,12 +872,12 @@ TEST_CASE_METHOD(silent_fixture, "an actor that never answers gets a 503") {
        {std::pair{"GET", "/queues"}, std::pair{"GET", "/queues/q"},
         std::pair{"PUT", "/queues/q"}, std::pair{"DELETE", "/queues/q"},
         std::pair{"GET", "/metrics"}})
-    check(method, path, {}, milliseconds{150}, milliseconds{2000});
+    check(method, path, {}, milliseconds{150}, milliseconds{4000});
   check("POST", "/queues/q/messages", R"({"message":"m"})",
-        milliseconds{150}, milliseconds{2000});
+        milliseconds{150}, milliseconds{4000});
   // A receive waits its long poll plus the margin.
   check("POST", "/queues/q/receive", R"({"wait_seconds":1})",
-        milliseconds{1250}, milliseconds{3000});
+        milliseconds{1250}, milliseconds{4500});
 }
 
 TEST_CASE("a request its bridge drops unanswered stops counting in flight") {
