@@ -96,9 +96,11 @@ public:
     return output_;
   }
 
-  /// Starts the service on a free port and returns that port.
+  /// Starts the service on a free port and returns that port. Waits up to
+  /// 30 s: a sanitized build that recovers a store on a busy machine can
+  /// take more than 10 s to listen.
   uint16_t port_from_log() {
-    auto line = wait_for_line("listening on");
+    auto line = wait_for_line("listening on", std::chrono::seconds{30});
     if (line.empty())
       FAIL("the service logged no \"listening on\"; its output:\n"
            << output_);
