@@ -22,10 +22,9 @@ using nlohmann::ordered_json;
 using parsed = std::variant<api_call, reply>;
 
 constexpr size_t max_batch = 100;
-constexpr double max_lease_seconds = 12 * 3600;
-constexpr double max_delay_seconds = 12 * 3600;
-constexpr double max_retention_seconds = 14 * 24 * 3600;
-constexpr double max_wait_seconds = 20;
+constexpr double max_lease_seconds = std::get<0>(attribute_list).hi;
+constexpr double max_delay_seconds = std::get<3>(attribute_list).hi;
+constexpr double max_wait_seconds = std::get<7>(attribute_list).hi;
 
 /// Reads the fields of one JSON object, each at most once, and reports the
 /// first rule broken (and any field it does not know).
@@ -74,6 +73,51 @@ public:
         || x->get_ref<const std::string&>().size() > max_len)
       return fail(name, "must be a string of " + std::to_string(min_len)
                           + " to " + std::to_string(max_len) + " characters");
+    out = x->get<std::string>();
+    return true;
+  }
+
+  /// A JSON boolean; `out` unchanged if absent.
+  bool flag(const char* name, bool& out) {
+    auto x = take(name);
+    if (!x)
+      return true;
+    if (!x->is_boolean())
+      return fail(name, "must be true or false");
+    out = x->get<bool>();
+    return true;
+  }
+
+  /// The attribute `def` of a queue, by its type and range; `out`
+  /// unchanged if absent.
+  bool attribute(const attribute_def<caf::timespan>& def, double hi,
+                 caf::timespan& out) {
+    return seconds(def.name, def.lo, hi, out);
+  }
+  bool attribute(const attribute_def<std::string>& def, double hi,
+                 std::string& out) {
+    return text(def.name, static_cast<size_t>(hi), out, true);
+  }
+  bool attribute(const attribute_def<bool>& def, double, bool& out) {
+    return flag(def.name, out);
+  }
+  template <class T>
+  bool attribute(const attribute_def<T>& def, double hi, T& out) {
+    // Past 2^63, as doubles are: the largest int64_t.
+    auto top = hi >= 9.2e18 ? std::numeric_limits<int64_t>::max()
+                            : static_cast<int64_t>(hi);
+    return integer(def.name, static_cast<int64_t>(def.lo), top, out);
+  }
+
+  /// A message group: 1-128 letters, digits and ASCII punctuation; `out`
+  /// unchanged if absent.
+  bool group(const char* name, std::string& out) {
+    auto x = take(name);
+    if (!x)
+      return true;
+    if (!x->is_string() || !valid_group(x->get_ref<const std::string&>()))
+      return fail(name, "must be a string of 1 to 128 letters, digits and "
+                        "ASCII punctuation");
     out = x->get<std::string>();
     return true;
   }
@@ -163,6 +207,7 @@ bool read_message(const json& obj, new_message& out, reply& err) {
   f.integer("priority", std::numeric_limits<int32_t>::min(),
             std::numeric_limits<int32_t>::max(), out.priority);
   f.text("dedup_id", 128, out.dedup_id);
+  f.group("group", out.group);
   if (!f.done()) {
     err = f.error();
     return false;
@@ -194,30 +239,19 @@ parsed parse_enqueue_call(api_call call, const json& body) {
   return call;
 }
 
-/// The attributes a PUT may set, in the order of their bits.
-constexpr const char* attribute_names[] = {
-  "visibility_seconds", "max_deliveries",    "dead_letter_queue",
-  "delay_seconds",      "retention_seconds", "max_depth",
-  "max_message_bytes",
-};
-
 parsed parse_attributes(api_call call, const json& body,
                         const api_limits& limits) {
   auto& a = call.attributes;
   a = limits.defaults;
-  for (uint32_t i = 0; i < std::size(attribute_names); ++i)
-    if (body.contains(attribute_names[i]))
-      call.attribute_fields |= 1u << i;
   fields f{body};
-  f.seconds("visibility_seconds", 0.001, max_lease_seconds, a.visibility);
-  f.integer("max_deliveries", 0, 1000, a.max_deliveries);
-  f.text("dead_letter_queue", 80, a.dead_letter_queue, true);
-  f.seconds("delay_seconds", 0, max_delay_seconds, a.delay);
-  f.seconds("retention_seconds", 0, max_retention_seconds, a.retention);
-  f.integer("max_depth", 0, std::numeric_limits<int64_t>::max(), a.max_depth);
-  f.integer("max_message_bytes", 1,
-            static_cast<int64_t>(limits.max_message_bytes),
-            a.max_message_bytes);
+  each_attribute([&](const auto& def) {
+    if (body.contains(def.name))
+      call.attribute_fields |= def.bit;
+    auto hi = def.bit == attribute_field::max_message_bytes
+                ? static_cast<double>(limits.max_message_bytes)
+                : def.hi;
+    f.attribute(def, hi, a.*def.member);
+  });
   if (!f.done())
     return f.error();
   return call;
@@ -362,17 +396,26 @@ ordered_json message_json(const message& m, time_point now) {
   out["priority"] = m.priority;
   out["receive_count"] = m.receive_count;
   out["enqueued_at"] = epoch_seconds(m.enqueued_at, now);
+  if (!m.group.empty())
+    out["group"] = m.group;
   return out;
 }
 
+/// An attribute's value as JSON: a duration in seconds, else as it is.
+ordered_json attribute_json(caf::timespan x) {
+  return seconds_of(x);
+}
+template <class T>
+ordered_json attribute_json(const T& x) {
+  return x;
+}
+
 ordered_json attributes_json(const queue_attributes& a) {
-  return {{"visibility_seconds", seconds_of(a.visibility)},
-          {"max_deliveries", a.max_deliveries},
-          {"dead_letter_queue", a.dead_letter_queue},
-          {"delay_seconds", seconds_of(a.delay)},
-          {"retention_seconds", seconds_of(a.retention)},
-          {"max_depth", a.max_depth},
-          {"max_message_bytes", a.max_message_bytes}};
+  auto out = ordered_json::object();
+  each_attribute([&](const auto& def) {
+    out[def.name] = attribute_json(a.*def.member);
+  });
+  return out;
 }
 
 ordered_json stats_json(const queue_stats& s) {

@@ -49,8 +49,8 @@ struct api_call {
   bool batch = false;
   /// receive, peek: how many at most.
   uint32_t max = 1;
-  /// receive: long-poll time.
-  caf::timespan wait{0};
+  /// receive: long-poll time; negative: the queue's receive_wait.
+  caf::timespan wait{-1};
   /// receive, extend: lease time (0: the queue's).
   caf::timespan visibility{0};
   /// release: delay before the messages are ready again.

@@ -325,8 +325,12 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
 
 caf::timespan backstop(const api_call& call, caf::timespan actor_timeout,
                        caf::timespan receive_margin) {
-  return call.kind == op::receive ? call.wait + receive_margin
-                                  : actor_timeout;
+  if (call.kind != op::receive)
+    return actor_timeout;
+  // A receive that names no wait waits as long as its queue says.
+  auto wait = call.wait < caf::timespan{0} ? caf::timespan{max_receive_wait}
+                                           : call.wait;
+  return wait + receive_margin;
 }
 
 caf::actor spawn_bridges(caf::actor_system& sys,

@@ -137,6 +137,15 @@ reply problem_reply(problem x) {
     case problem::storage_failed:
       return error_body(507, "The change could not be saved (storage is "
                              "failing); retry later");
+    case problem::group_required:
+      return error_body(400, "A message to a FIFO queue needs a group");
+    case problem::fifo_forbids:
+      return error_body(400, "A FIFO queue takes no delay_seconds or "
+                             "priority per message; set the queue's "
+                             "delay_seconds instead");
+    case problem::fifo_fixed:
+      return error_body(409, "fifo is chosen when a queue is created and "
+                             "cannot change; create another queue");
     case problem::invalid_receipt:
       return error_body(400, "Receipt is malformed; use one from a receive");
     case problem::stale_receipt:
@@ -250,6 +259,12 @@ problem to_problem(const caf::error& x) {
         return problem::out_of_memory;
       case ec::storage_failed:
         return problem::storage_failed;
+      case ec::group_required:
+        return problem::group_required;
+      case ec::fifo_forbids:
+        return problem::fifo_forbids;
+      case ec::fifo_fixed:
+        return problem::fifo_fixed;
     }
     return problem::internal_error;
   }

@@ -37,6 +37,12 @@ enum class problem : uint8_t {
   out_of_memory,
   /// 507: the store failed to write or sync; the change is not durable.
   storage_failed,
+  /// 400: a message to a FIFO queue without a group.
+  group_required,
+  /// 400: a message to a FIFO queue with its own delay or priority.
+  fifo_forbids,
+  /// 409: a change of `fifo` on an existing queue.
+  fifo_fixed,
   /// 400: the body is not JSON.
   malformed_json,
   /// 400: the body is not UTF-8.

@@ -280,13 +280,14 @@ TEST_CASE("only an exit without an error or a requested one is planned") {
 }
 
 TEST_CASE("describe() renders text as is and JSON compact") {
-  CHECK(describe(message{1, {"hi there", payload_kind::text}, 0, 0, {}})
+  CHECK(describe(message{1, {"hi there", payload_kind::text}, 0, 0, {}, {}})
         == "Processing message: hi there");
-  CHECK(describe(message{2, {R"({"a":[1,2]})", payload_kind::json}, 0, 0, {}})
+  CHECK(describe(message{2, {R"({"a":[1,2]})", payload_kind::json}, 0, 0, {},
+                         {}})
         == R"(Processing message: {"a":[1,2]})");
   CHECK(describe(std::nullopt) == "No messages to process");
   auto big = describe(message{3, {std::string(5000, 'x'), payload_kind::text},
-                              0, 0, {}});
+                              0, 0, {}, {}});
   CHECK(big == "Processing message: " + std::string(1024, 'x')
                  + "... (5000 bytes)");
 }

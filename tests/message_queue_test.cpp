@@ -196,7 +196,7 @@ TEST_CASE("a lease given back (its receiver never got it) is no delivery") {
 TEST_CASE("adopted messages keep id and count and can go back") {
   message_queue dlq;
   time_point now{};
-  message m{42, {"x", payload_kind::text}, 0, 3, now};
+  message m{42, {"x", payload_kind::text}, 0, 3, now, {}};
   dlq.adopt(m, "orders", now);
   auto xs = dlq.receive(10, 30s, now);
   REQUIRE(xs.size() == 1);
@@ -226,7 +226,7 @@ TEST_CASE("delays hold messages back") {
   queue_fixture f{with([](queue_attributes& x) { x.delay = 10s; })};
   f.push("default-delay");
   new_message now_msg{{"no-delay", payload_kind::text}, caf::timespan{0}, 0,
-                      {}};
+                      {}, {}};
   REQUIRE(f.q.push(now_msg, f.now));
   CHECK(f.bodies(f.receive()) == strings{"no-delay"});
   CHECK(f.q.stats(f.now).delayed == 1);
@@ -236,7 +236,7 @@ TEST_CASE("delays hold messages back") {
 }
 
 TEST_CASE_METHOD(queue_fixture, "a dedup_id repeat returns the first id") {
-  new_message x{{"a", payload_kind::text}, {}, 0, "order-1"};
+  new_message x{{"a", payload_kind::text}, {}, 0, "order-1", {}};
   auto first = q.push(x, now);
   now += 4min;
   auto repeat = q.push(x, now);
@@ -298,7 +298,8 @@ TEST_CASE_METHOD(queue_fixture, "peek shows ready messages without leasing") {
 TEST_CASE_METHOD(queue_fixture, "stats count every state and total") {
   push("ready");
   push("leased");
-  q.push(new_message{{"later", payload_kind::text}, caf::timespan{5s}, 0, {}},
+  q.push(new_message{{"later", payload_kind::text}, caf::timespan{5s}, 0, {},
+                     {}},
          now);
   now += 3s;
   auto xs = receive(1);
@@ -463,8 +464,10 @@ TEST_CASE("moved messages are served by priority, then enqueue time") {
 TEST_CASE("redrive takes the dead letters that are not leased") {
   message_queue dlq;
   time_point now{};
-  dlq.adopt(message{1, {"leased", payload_kind::text}, 0, 1, now}, "a", now);
-  dlq.adopt(message{2, {"ready", payload_kind::text}, 0, 1, now}, "a", now);
+  dlq.adopt(message{1, {"leased", payload_kind::text}, 0, 1, now, {}}, "a",
+            now);
+  dlq.adopt(message{2, {"ready", payload_kind::text}, 0, 1, now, {}}, "a",
+            now);
   REQUIRE(dlq.push(text("own"), now));
   auto held = dlq.receive(1, 30s, now);
   REQUIRE(held.size() == 1);

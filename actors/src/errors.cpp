@@ -34,6 +34,12 @@ std::string to_string(ec x) {
       return "out_of_memory";
     case ec::storage_failed:
       return "storage_failed";
+    case ec::group_required:
+      return "group_required";
+    case ec::fifo_forbids:
+      return "fifo_forbids";
+    case ec::fifo_fixed:
+      return "fifo_fixed";
   }
   return "unknown";
 }

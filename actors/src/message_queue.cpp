@@ -5,6 +5,8 @@
 #include <random>
 #include <utility>
 
+#include <openssl/evp.h>
+
 #include "actormq/errors.hpp"
 
 namespace actormq {
@@ -56,6 +58,21 @@ uint64_t next_generation() {
   return result;
 }
 
+/// Returns the SHA-256 of `x` in lowercase hex.
+std::string sha256_hex(const std::string& x) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(x.data(), x.size(), md, &n, EVP_sha256(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string result;
+  result.reserve(2 * n);
+  for (unsigned int i = 0; i < n; ++i) {
+    result.push_back(digits[md[i] >> 4]);
+    result.push_back(digits[md[i] & 0xf]);
+  }
+  return result;
+}
+
 bool parse_receipt(const std::string& x, receipt_parts& out) {
   auto pos = x.data();
   auto last = x.data() + x.size();
@@ -79,24 +96,37 @@ message_queue::message_queue(queue_attributes attrs, id_source ids,
   // nop
 }
 
-caf::error message_queue::check(const payload& x) const {
-  if (x.body.empty())
+caf::error message_queue::prepare(new_message& x) const {
+  if (x.data.body.empty())
     return make_error(ec::message_required);
-  if (x.body.size() > attrs_.max_message_bytes)
+  if (x.data.body.size() > attrs_.max_message_bytes)
     return make_error(ec::message_too_large);
+  if (attrs_.fifo) {
+    if (x.group.empty())
+      return make_error(ec::group_required);
+    if (x.delay >= caf::timespan{0} || x.priority != 0)
+      return make_error(ec::fifo_forbids);
+  }
+  if (x.dedup_id.empty() && attrs_.content_dedup)
+    x.dedup_id = sha256_hex(x.data.body);
   return caf::none;
 }
 
 uint64_t message_queue::cost_of(const new_message& x) {
-  auto result = x.data.body.size() + memory_budget::per_message;
+  auto result = x.data.body.size() + x.group.size()
+                + memory_budget::per_message;
   if (!x.dedup_id.empty())
     result += x.dedup_id.size() + memory_budget::per_dedup_id;
   return result;
 }
 
+uint64_t message_queue::footprint(const message& x) {
+  return x.data.body.size() + x.group.size() + memory_budget::per_message;
+}
+
 caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
   advance(now);
-  if (auto err = check(x.data))
+  if (auto err = prepare(x))
     return err;
   if (!x.dedup_id.empty()) {
     auto i = dedup_.find(x.dedup_id);
@@ -126,7 +156,8 @@ uint64_t message_queue::add(new_message x, time_point now) {
     dedup_order_.emplace_back(now, std::move(x.dedup_id));
   }
   totals_.enqueued += 1;
-  insert(message{id, std::move(x.data), x.priority, 0, now},
+  insert(message{id, std::move(x.data), x.priority, 0, now,
+                 std::move(x.group)},
          x.delay >= caf::timespan{0} ? x.delay : attrs_.delay, now, true);
   return id;
 }
@@ -135,7 +166,7 @@ caf::expected<std::vector<uint64_t>>
 message_queue::push_all(std::vector<new_message> xs, time_point now) {
   advance(now);
   for (auto& x : xs)
-    if (auto err = check(x.data))
+    if (auto err = prepare(x))
       return err;
   if (attrs_.max_depth > 0 && entries_.size() + xs.size() > attrs_.max_depth)
     return make_error(ec::queue_full);
@@ -156,7 +187,7 @@ void message_queue::adopt(message x, std::string source, time_point now,
                           std::string origin) {
   advance(now);
   totals_.enqueued += 1;
-  budget_.take(x.data.body.size() + memory_budget::per_message);
+  budget_.take(footprint(x));
   auto slot = insert(std::move(x), caf::timespan{0}, now, true);
   if (!source.empty())
     sources_[slot] = std::move(source);
@@ -172,7 +203,7 @@ void message_queue::restore(stored_message x, time_point now) {
   auto slot = x.slot;
   next_slot_ = std::max(next_slot_, slot + 1);
   bytes_ += x.msg.data.body.size();
-  budget_.take(x.msg.data.body.size() + memory_budget::per_message);
+  budget_.take(footprint(x.msg));
   auto& e = entries_.emplace_hint(entries_.end(), slot, entry{})->second;
   e.msg = std::move(x.msg);
   e.written = true;
@@ -281,8 +312,69 @@ void message_queue::schedule(uint64_t slot, entry& e, caf::timespan delay,
 }
 
 void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
+  if (!grouped(e)) {
+    index(slot, e, fresh);
+    return;
+  }
+  e.st = state::held;
+  held_count_ += 1;
+  auto g = groups_.try_emplace(e.msg.group).first;
+  g->second.ready.emplace(order_key{e.msg.enqueued_at, e.msg.id}, slot);
+  regroup(g);
+}
+
+void message_queue::regroup(group_map::iterator g) {
+  auto& x = g->second;
+  std::optional<uint64_t> head;
+  if (x.leased == 0 && !x.ready.empty())
+    head = x.ready.begin()->second;
+  if (x.indexed != head) {
+    if (x.indexed)
+      unindex(*x.indexed, *find(*x.indexed));
+    if (head) {
+      auto& e = *find(*head);
+      held_count_ -= 1;
+      // A message pushed into an empty group may take the fast path.
+      index(*head, e, true);
+    }
+    x.indexed = head;
+  }
+  std::optional<order_key> held_head;
+  if (!head && !x.ready.empty())
+    held_head = x.ready.begin()->first;
+  if (x.held_head != held_head) {
+    if (x.held_head)
+      held_heads_.erase(*x.held_head);
+    if (held_head)
+      held_heads_.insert(*held_head);
+    x.held_head = held_head;
+  }
+  if (x.leased == 0 && x.ready.empty())
+    groups_.erase(g);
+}
+
+void message_queue::unindex(uint64_t, entry& e) {
+  e.st = state::held;
+  ready_count_ -= 1;
+  held_count_ += 1;
+  // Its slot in a bucket's deque is skipped from now on (see skip_stale).
+  if (auto b = ready_.find(e.msg.priority); b != ready_.end()) {
+    b->second.returned.erase(order_key{e.msg.enqueued_at, e.msg.id});
+    drop_if_empty(b);
+  }
+}
+
+void message_queue::unlease(const entry& e) {
+  if (grouped(e))
+    groups_[e.msg.group].leased -= 1;
+}
+
+void message_queue::index(uint64_t slot, entry& e, bool fresh) {
   e.st = state::ready;
   ready_count_ += 1;
+  // Held while in its bucket's deque: its place there is still right.
+  if (e.in_fresh)
+    return;
   auto [bucket, created] = ready_.try_emplace(e.msg.priority);
   if (created)
     budget_.take(memory_budget::per_priority);
@@ -291,6 +383,7 @@ void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
   if (fresh && (b.fresh.empty() || b.fresh_back < key)) {
     b.fresh.push_back(slot);
     b.fresh_back = key;
+    e.in_fresh = true;
   } else {
     b.returned.emplace(key, slot);
   }
@@ -310,6 +403,8 @@ void message_queue::skip_stale(ready_bucket& b) {
     auto e = find(b.fresh.front());
     if (e && e->st == state::ready)
       return;
+    if (e)
+      e->in_fresh = false;
     b.fresh.pop_front();
   }
 }
@@ -335,6 +430,10 @@ std::vector<lease> message_queue::receive(size_t max,
   advance(now);
   std::vector<lease> result;
   size_t bytes = 0;
+  auto fits = [&](const entry& e) {
+    bytes += e.msg.data.body.size();
+    return result.empty() || bytes <= max_batch_bytes;
+  };
   while (result.size() < max && !ready_.empty()) {
     auto bucket = ready_.begin();
     auto& b = bucket->second;
@@ -344,27 +443,53 @@ std::vector<lease> message_queue::receive(size_t max,
       continue;
     }
     auto slot = first->second;
-    bytes += find(slot)->msg.data.body.size();
-    if (!result.empty() && bytes > max_batch_bytes)
+    auto& e = *find(slot);
+    if (!fits(e))
       break;
-    if (!b.fresh.empty() && b.fresh.front() == slot)
+    if (!b.fresh.empty() && b.fresh.front() == slot) {
       b.fresh.pop_front();
-    else
+      e.in_fresh = false;
+    } else {
       b.returned.erase(b.returned.begin());
+    }
     drop_if_empty(bucket);
     ready_count_ -= 1;
-    auto& e = *find(slot);
-    e.st = state::leased;
-    e.lease_seq += 1;
-    e.due = now + visibility;
-    e.key_due = e.due;
-    e.msg.receive_count += 1;
-    touch(slot);
-    leases_.push(timed_key{e.due, slot, e.lease_seq});
-    result.push_back(
-      lease{e.msg, make_receipt({generation_, slot, e.lease_seq}), e.due});
+    result.push_back(take(slot, e, visibility, now));
+    if (!grouped(e))
+      continue;
+    // More of its group, in order, before the next group.
+    auto g = groups_.find(e.msg.group);
+    auto& x = g->second;
+    x.ready.erase(x.ready.begin());
+    x.indexed.reset();
+    x.leased += 1;
+    while (result.size() < max && !x.ready.empty()) {
+      auto next = x.ready.begin()->second;
+      auto& n = *find(next);
+      if (!fits(n))
+        break;
+      x.ready.erase(x.ready.begin());
+      held_count_ -= 1;
+      x.leased += 1;
+      result.push_back(take(next, n, visibility, now));
+    }
+    regroup(g);
+    if (!result.empty() && bytes > max_batch_bytes)
+      break;
   }
   return result;
+}
+
+lease message_queue::take(uint64_t slot, entry& e, caf::timespan visibility,
+                          time_point now) {
+  e.st = state::leased;
+  e.lease_seq += 1;
+  e.due = now + visibility;
+  e.key_due = e.due;
+  e.msg.receive_count += 1;
+  touch(slot);
+  leases_.push(timed_key{e.due, slot, e.lease_seq});
+  return lease{e.msg, make_receipt({generation_, slot, e.lease_seq}), e.due};
 }
 
 caf::expected<std::pair<uint64_t, message_queue::entry*>>
@@ -407,6 +532,7 @@ caf::error message_queue::give_back(const std::string& receipt,
   auto [slot, e] = *found;
   e->msg.receive_count -= 1;
   touch(slot);
+  unlease(*e);
   make_ready(slot, *e);
   return caf::none;
 }
@@ -431,11 +557,33 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
   advance(now);
   std::vector<message> result;
   size_t bytes = 0;
+  // Adds `m` unless the result is full; returns whether it did.
+  auto add = [&](const message& m) {
+    if (result.size() == max)
+      return false;
+    bytes += m.data.body.size();
+    if (!result.empty() && bytes > max_batch_bytes)
+      return false;
+    result.push_back(m);
+    return true;
+  };
+  // Adds a ready message and, as receive() takes them, the rest of its
+  // group.
+  auto add_with_group = [&](const entry& e) {
+    if (!add(e.msg))
+      return false;
+    if (!grouped(e))
+      return true;
+    auto& x = groups_.find(e.msg.group)->second;
+    for (auto i = std::next(x.ready.begin()); i != x.ready.end(); ++i)
+      if (!add(find(i->second)->msg))
+        return false;
+    return true;
+  };
   for (auto& [priority, b] : ready_) {
     auto f = b.fresh.begin();
     auto r = b.returned.begin();
-    while (result.size() < max
-           && (f != b.fresh.end() || r != b.returned.end())) {
+    while (f != b.fresh.end() || r != b.returned.end()) {
       const entry* e = nullptr;
       if (f != b.fresh.end()) {
         e = find(*f);
@@ -448,18 +596,13 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
         = e
           && (r == b.returned.end()
               || order_key{e->msg.enqueued_at, e->msg.id} < r->first);
-      auto& m = from_fresh ? e->msg : find(r->second)->msg;
-      bytes += m.data.body.size();
-      if (!result.empty() && bytes > max_batch_bytes)
+      if (!add_with_group(from_fresh ? *e : *find(r->second)))
         return result;
-      result.push_back(m);
       if (from_fresh)
         ++f;
       else
         ++r;
     }
-    if (result.size() == max)
-      break;
   }
   return result;
 }
@@ -471,11 +614,16 @@ uint64_t message_queue::purge() {
   if (journaling_)
     for (auto& [slot, e] : entries_)
       touched_.push_back(slot);
-  budget_.release(bytes_ + n * memory_budget::per_message
-                  + ready_.size() * memory_budget::per_priority);
+  uint64_t held = ready_.size() * memory_budget::per_priority;
+  for (auto& [slot, e] : entries_)
+    held += footprint(e.msg);
+  budget_.release(held);
   entries_.clear();
   ready_.clear();
   ready_count_ = 0;
+  held_count_ = 0;
+  groups_.clear();
+  held_heads_.clear();
   delayed_ = {};
   leases_ = {};
   sources_.clear();
@@ -499,7 +647,10 @@ void message_queue::end_lease(uint64_t slot, entry& e, caf::timespan delay,
       dead_letters_.push_back(depart(slot, {}));
     return;
   }
+  unlease(e);
   schedule(slot, e, delay, now);
+  if (grouped(e))
+    regroup(groups_.find(e.msg.group));
 }
 
 namespace {
@@ -522,7 +673,7 @@ void message_queue::compact() {
   // otherwise) wait in the heaps until they are due, up to hours: dropped
   // once they outnumber the live ones, so they cost O(log n) each,
   // amortized.
-  auto leased = entries_.size() - ready_count_ - delayed_count_;
+  auto leased = entries_.size() - ready_count_ - held_count_ - delayed_count_;
   if (leases_.size() > 2 * leased + 64)
     keep_live(leases_, [this](const timed_key& k) {
       auto e = find(k.slot);
@@ -647,15 +798,29 @@ message message_queue::erase(uint64_t slot, bool stored) {
   auto e = &i->second;
   auto was = e->st;
   auto priority = e->msg.priority;
+  order_key key{e->msg.enqueued_at, e->msg.id};
   if (was == state::ready) {
     ready_count_ -= 1;
     if (auto b = ready_.find(priority); b != ready_.end())
-      b->second.returned.erase(order_key{e->msg.enqueued_at, e->msg.id});
+      b->second.returned.erase(key);
+  } else if (was == state::held) {
+    held_count_ -= 1;
   } else if (was == state::delayed) {
     delayed_count_ -= 1;
   }
+  // A delayed message of a group that has nothing else has no group.
+  auto group = grouped(*e) ? groups_.find(e->msg.group) : groups_.end();
+  if (group != groups_.end()) {
+    auto& x = group->second;
+    if (was == state::leased)
+      x.leased -= 1;
+    else
+      x.ready.erase(key);
+    if (x.indexed == slot)
+      x.indexed.reset();
+  }
   bytes_ -= e->msg.data.body.size();
-  budget_.release(e->msg.data.body.size() + memory_budget::per_message);
+  budget_.release(footprint(e->msg));
   sources_.erase(slot);
   auto result = std::move(e->msg);
   entries_.erase(i);
@@ -664,6 +829,8 @@ message message_queue::erase(uint64_t slot, bool stored) {
     if (auto b = ready_.find(priority); b != ready_.end())
       drop_if_empty(b);
   }
+  if (group != groups_.end())
+    regroup(group);
   if (stored) {
     if (auto o = origins_.find(slot); o != origins_.end()) {
       foreign_erases_.push_back(std::move(o->second));
@@ -676,12 +843,15 @@ message message_queue::erase(uint64_t slot, bool stored) {
 
 queue_stats message_queue::stats(time_point now) const {
   auto result = totals_;
-  result.ready = ready_count_;
+  result.ready = ready_count_ + held_count_;
   result.delayed = delayed_count_;
-  result.in_flight = entries_.size() - ready_count_ - delayed_count_;
+  result.in_flight = entries_.size() - result.ready - delayed_count_;
   result.bytes = bytes_;
-  // The first of each priority is its oldest.
+  // The first of each priority is its oldest, as the first of each group
+  // whose messages are all held.
   std::optional<time_point> oldest;
+  if (!held_heads_.empty())
+    oldest = held_heads_.begin()->first;
   for (auto& [priority, b] : ready_)
     if (auto first = first_of(b);
         first && (!oldest || first->first.first < *oldest))

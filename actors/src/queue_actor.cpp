@@ -279,6 +279,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       auto& st = self->state;
       auto now = now_of(self);
       auto vis = visibility_or_default(self, visibility);
+      if (wait < caf::timespan{0})
+        wait = st.queue.attributes().receive_wait;
       auto leases = st.queue.receive(max, vis, now);
       if (!leases.empty() || wait <= caf::timespan{0}) {
         settle(self, now);

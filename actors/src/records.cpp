@@ -7,7 +7,10 @@ namespace actormq::records {
 
 namespace {
 
-constexpr uint8_t version = 1;
+/// The version of the records this build writes; it reads every version
+/// from 1 on. Version 2 added the message group and the queue attributes
+/// whose attribute_def says `since` 2.
+constexpr uint8_t version = 2;
 
 constexpr char format_prefix = '\x01';
 constexpr char format_tag = 'V';
@@ -68,6 +71,25 @@ public:
     return num(static_cast<int64_t>(x.count()));
   }
 
+  /// Writes an attribute of the type it has.
+  writer& field(caf::timespan x) {
+    return span(x);
+  }
+  writer& field(const std::string& x) {
+    return str(x);
+  }
+  writer& field(bool x) {
+    return num(static_cast<uint8_t>(x ? 1 : 0));
+  }
+  template <class T>
+  writer& field(T x) {
+    return num(x);
+  }
+
+  uint8_t written_version() const {
+    return version;
+  }
+
   std::string take() {
     return std::move(out_);
   }
@@ -80,9 +102,14 @@ private:
 class reader {
 public:
   explicit reader(std::string_view in) : in_(in) {
-    uint8_t v = version;
-    if (num(v).error_.empty() && v != version)
-      fail("unknown record version " + std::to_string(v));
+    if (num(version_).error_.empty()
+        && (version_ == 0 || version_ > version))
+      fail("unknown record version " + std::to_string(version_));
+  }
+
+  /// The version of the record read.
+  uint8_t written_version() const {
+    return version_;
   }
 
   template <class T>
@@ -117,6 +144,25 @@ public:
     return *this;
   }
 
+  /// Reads an attribute of the type it has.
+  reader& field(caf::timespan& x) {
+    return span(x);
+  }
+  reader& field(std::string& x) {
+    return str(x);
+  }
+  reader& field(bool& x) {
+    uint8_t n = 0;
+    if (num(n).error_.empty() && n > 1)
+      fail("a flag other than 0 or 1");
+    x = n == 1;
+    return *this;
+  }
+  template <class T>
+  reader& field(T& x) {
+    return num(x);
+  }
+
   void fail(std::string why) {
     if (error_.empty())
       error_ = std::move(why);
@@ -143,22 +189,38 @@ private:
 
   std::string_view in_;
   size_t pos_ = 0;
+  uint8_t version_ = 0;
   std::string error_;
 };
 
 /// The fields of a queue record after its version byte, in order: one list
-/// for encode() (a writer) and decode() (a reader).
+/// for encode() (a writer) and decode() (a reader). The attributes are
+/// attribute_list's, each from the version that added it.
 template <class Codec, class Queue>
 Codec& queue_fields(Codec& c, Queue& x) {
-  auto& a = x.attributes;
-  return c.num(x.incarnation)
-    .span(a.visibility)
-    .num(a.max_deliveries)
-    .str(a.dead_letter_queue)
-    .span(a.delay)
-    .span(a.retention)
-    .num(a.max_depth)
-    .num(a.max_message_bytes);
+  c.num(x.incarnation);
+  each_attribute([&](const auto& def) {
+    if (def.since <= c.written_version())
+      c.field(x.attributes.*def.member);
+  });
+  return c;
+}
+
+/// The fields of a message record after its version byte, in order (see
+/// queue_fields).
+template <class Codec, class Message>
+Codec& message_fields(Codec& c, Message& x, uint8_t& kind) {
+  c.num(x.id)
+    .num(x.priority)
+    .num(x.receive_count)
+    .num(kind)
+    .num(x.enqueued_at)
+    .num(x.due)
+    .str(x.source)
+    .str(x.data.body);
+  if (c.written_version() >= 2)
+    c.str(x.group);
+  return c;
 }
 
 decoded done(reader& r, record x) {
@@ -190,14 +252,7 @@ decoded decode_message(std::string_view key, std::string_view value) {
   x.slot = get_be64(key.substr(8));
   reader r{value};
   uint8_t kind = 0;
-  r.num(x.id)
-    .num(x.priority)
-    .num(x.receive_count)
-    .num(kind)
-    .num(x.enqueued_at)
-    .num(x.due)
-    .str(x.source)
-    .str(x.data.body);
+  message_fields(r, x, kind);
   if (kind > static_cast<uint8_t>(payload_kind::json))
     r.fail("unknown payload kind");
   else if (x.id == 0)
@@ -263,16 +318,9 @@ std::string encode(const queue_record& x) {
 }
 
 std::string encode(const message_record& x) {
-  return writer{}
-    .num(x.id)
-    .num(x.priority)
-    .num(x.receive_count)
-    .num(static_cast<uint8_t>(x.data.kind))
-    .num(x.enqueued_at)
-    .num(x.due)
-    .str(x.source)
-    .str(x.data.body)
-    .take();
+  writer w;
+  auto kind = static_cast<uint8_t>(x.data.kind);
+  return message_fields(w, x, kind).take();
 }
 
 std::string encode(const dedup_record& x) {

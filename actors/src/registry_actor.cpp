@@ -197,6 +197,9 @@ caf::result<queue_actor> registry_state::put(const std::string& name,
                                              uint32_t fields) {
   auto created = queues.count(name) == 0;
   auto attrs = created ? defaults : queues[name].attributes;
+  if (!created && (fields & attribute_field::fifo) != 0
+      && values.fifo != attrs.fifo)
+    return make_error(ec::fifo_fixed);
   patch_attributes(attrs, values, fields);
   if (auto err = check_attributes(name, attrs))
     return err;

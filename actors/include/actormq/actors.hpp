@@ -38,7 +38,8 @@ using queue_actor = dead_letter_sink::extend<
   caf::replies_to<atom::enqueue, std::vector<new_message>>::with<
     std::vector<uint64_t>>,
   // Leases up to `max` messages for `visibility` (0: the queue's); waits up
-  // to `wait` for the first one, then replies (maybe with none).
+  // to `wait` (negative: the queue's receive_wait) for the first one, then
+  // replies (maybe with none).
   caf::replies_to<atom::receive, uint32_t, caf::timespan, caf::timespan>::with<
     std::vector<lease>>,
   // Deletes leased messages; one result per receipt (none: done).

@@ -34,6 +34,12 @@ enum class ec : uint8_t {
   /// The store failed to write or sync (disk full, I/O error): the change
   /// is not durable.
   storage_failed,
+  /// A message to a FIFO queue names no group.
+  group_required,
+  /// A message to a FIFO queue has a delay or a priority of its own.
+  fifo_forbids,
+  /// A change of `fifo` on an existing queue.
+  fifo_fixed,
 };
 
 /// The category of ActorMQ's errors in `caf::error`.

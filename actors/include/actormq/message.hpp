@@ -3,8 +3,10 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
@@ -42,6 +44,9 @@ struct new_message {
   int32_t priority = 0;
   /// A repeat of this id within message_queue::dedup_window adds nothing.
   std::string dedup_id;
+  /// Its message group: in a FIFO queue, messages of one group are served
+  /// in order, one lease of the group at a time. Empty: none.
+  std::string group;
 };
 
 /// A message held by a queue.
@@ -57,6 +62,8 @@ struct message {
   uint32_t receive_count = 0;
   /// When it entered its first queue.
   time_point enqueued_at;
+  /// Its message group (see new_message::group); empty: none.
+  std::string group;
 };
 
 /// A message on its way from one queue to another (a dead letter, a
@@ -90,6 +97,20 @@ inline bool valid_queue_name(std::string_view name) {
   return true;
 }
 
+/// Returns whether `group` is 1-128 of letters, digits and ASCII
+/// punctuation (as SQS's MessageGroupId).
+inline bool valid_group(std::string_view group) {
+  if (group.empty() || group.size() > 128)
+    return false;
+  for (unsigned char c : group)
+    if (!std::isalnum(c) && !std::ispunct(c))
+      return false;
+  return true;
+}
+
+/// The longest a receive may wait for a message.
+constexpr auto max_receive_wait = std::chrono::seconds{20};
+
 /// How a queue behaves; every field has a default.
 struct queue_attributes {
   /// How long a receive leases a message.
@@ -106,6 +127,14 @@ struct queue_attributes {
   uint64_t max_depth = 0;
   /// Largest body accepted.
   uint64_t max_message_bytes = 1024 * 1024;
+  /// How long a receive that names no wait waits for a message.
+  caf::timespan receive_wait = caf::timespan{0};
+  /// A FIFO queue: every message has a group, served in order, one lease
+  /// of a group at a time; no per-message delay or priority. Set when the
+  /// queue is created, never changed.
+  bool fifo = false;
+  /// A message without a dedup_id is deduplicated by its body's SHA-256.
+  bool content_dedup = false;
 };
 
 /// One bit per field of queue_attributes, in the order declared: which
@@ -118,29 +147,78 @@ constexpr uint32_t delay = 1u << 3;
 constexpr uint32_t retention = 1u << 4;
 constexpr uint32_t max_depth = 1u << 5;
 constexpr uint32_t max_message_bytes = 1u << 6;
+constexpr uint32_t receive_wait = 1u << 7;
+constexpr uint32_t fifo = 1u << 8;
+constexpr uint32_t content_dedup = 1u << 9;
 /// Every field.
-constexpr uint32_t all = (1u << 7) - 1;
+constexpr uint32_t all = (1u << 10) - 1;
 } // namespace attribute_field
+
+/// What one field of queue_attributes is: every place that reads, writes
+/// or shows the attributes (the API, the store, CAF's inspection) walks
+/// attribute_list, so a field is named once.
+template <class T>
+struct attribute_def {
+  /// Its attribute_field bit.
+  uint32_t bit;
+  /// Its name in the native API's JSON.
+  const char* name;
+  T queue_attributes::*member;
+  /// The version of the store's queue record that added it.
+  uint8_t since;
+  /// The smallest and largest values a client may set (seconds for a
+  /// duration; unused for text and flags).
+  double lo;
+  double hi;
+};
+
+/// Every field of queue_attributes, in the order declared.
+inline constexpr auto attribute_list = std::make_tuple(
+  attribute_def<caf::timespan>{attribute_field::visibility,
+                               "visibility_seconds",
+                               &queue_attributes::visibility, 1, 0.001,
+                               12 * 3600},
+  attribute_def<uint32_t>{attribute_field::max_deliveries, "max_deliveries",
+                          &queue_attributes::max_deliveries, 1, 0, 1000},
+  attribute_def<std::string>{attribute_field::dead_letter_queue,
+                             "dead_letter_queue",
+                             &queue_attributes::dead_letter_queue, 1, 0, 80},
+  attribute_def<caf::timespan>{attribute_field::delay, "delay_seconds",
+                               &queue_attributes::delay, 1, 0, 12 * 3600},
+  attribute_def<caf::timespan>{attribute_field::retention,
+                               "retention_seconds",
+                               &queue_attributes::retention, 1, 0,
+                               14 * 24 * 3600},
+  attribute_def<uint64_t>{attribute_field::max_depth, "max_depth",
+                          &queue_attributes::max_depth, 1, 0,
+                          double(std::numeric_limits<int64_t>::max())},
+  attribute_def<uint64_t>{attribute_field::max_message_bytes,
+                          "max_message_bytes",
+                          &queue_attributes::max_message_bytes, 1, 1,
+                          double(std::numeric_limits<int64_t>::max())},
+  attribute_def<caf::timespan>{attribute_field::receive_wait,
+                               "receive_wait_seconds",
+                               &queue_attributes::receive_wait, 2, 0,
+                               max_receive_wait.count()},
+  attribute_def<bool>{attribute_field::fifo, "fifo", &queue_attributes::fifo,
+                      2, 0, 1},
+  attribute_def<bool>{attribute_field::content_dedup, "content_dedup",
+                      &queue_attributes::content_dedup, 2, 0, 1});
+
+/// Calls `f` with each attribute_def of attribute_list, in order.
+template <class F>
+void each_attribute(F&& f) {
+  std::apply([&](const auto&... def) { (f(def), ...); }, attribute_list);
+}
 
 /// Copies the fields of `values` that `fields` names onto `onto`.
 inline void patch_attributes(queue_attributes& onto,
                              const queue_attributes& values,
                              uint32_t fields) {
-  namespace f = attribute_field;
-  if (fields & f::visibility)
-    onto.visibility = values.visibility;
-  if (fields & f::max_deliveries)
-    onto.max_deliveries = values.max_deliveries;
-  if (fields & f::dead_letter_queue)
-    onto.dead_letter_queue = values.dead_letter_queue;
-  if (fields & f::delay)
-    onto.delay = values.delay;
-  if (fields & f::retention)
-    onto.retention = values.retention;
-  if (fields & f::max_depth)
-    onto.max_depth = values.max_depth;
-  if (fields & f::max_message_bytes)
-    onto.max_message_bytes = values.max_message_bytes;
+  each_attribute([&](const auto& def) {
+    if (fields & def.bit)
+      onto.*def.member = values.*def.member;
+  });
 }
 
 /// Counters of one queue.
@@ -177,14 +255,14 @@ typename Inspector::result_type inspect(Inspector& f, payload& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_message& x) {
   return f(caf::meta::type_name("actormq::new_message"), x.data, x.delay,
-           x.priority, x.dedup_id);
+           x.priority, x.dedup_id, x.group);
 }
 
 /// @relates message
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message& x) {
   return f(caf::meta::type_name("actormq::message"), x.id, x.data,
-           x.priority, x.receive_count, x.enqueued_at);
+           x.priority, x.receive_count, x.enqueued_at, x.group);
 }
 
 /// @relates moved_message
@@ -203,9 +281,12 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 /// @relates queue_attributes
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_attributes& x) {
-  return f(caf::meta::type_name("actormq::queue_attributes"), x.visibility,
-           x.max_deliveries, x.dead_letter_queue, x.delay, x.retention,
-           x.max_depth, x.max_message_bytes);
+  return std::apply(
+    [&](const auto&... def) {
+      return f(caf::meta::type_name("actormq::queue_attributes"),
+               (x.*def.member)...);
+    },
+    attribute_list);
 }
 
 /// @relates queue_stats

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <queue>
+#include <set>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -118,6 +119,14 @@ private:
 ///     push ──> delayed ──(delay over)──> ready ──(receive)──> leased ──(ack)──> gone
 ///       └───────────────────────────────> ready <──(lease expires, release)──┘
 ///                                                  └──(max_deliveries reached)──> dead letter
+///
+/// In a FIFO queue (attribute `fifo`) every message has a group. A group's
+/// ready messages are served oldest first, and none of them while one of
+/// the group is leased: only the oldest ready message of a group with no
+/// lease can be received ("held" messages wait behind it). A receive that
+/// takes a group's first message takes as many more of that group as it
+/// may before it goes on to the next group (as SQS does); other groups go
+/// on while one is leased.
 class message_queue {
 public:
   /// Default for `max_message_bytes`: 1 MiB.
@@ -190,14 +199,18 @@ public:
   }
 
   /// Replaces the attributes; they apply to what happens from now on.
+  /// `fifo` stays as the queue was created.
   void set_attributes(queue_attributes attrs) {
+    attrs.fifo = attrs_.fifo;
     attrs_ = std::move(attrs);
   }
 
   /// Adds a message; returns its id. A dedup_id seen within the window
-  /// returns the first message's id and adds nothing. Errors:
-  /// ec::message_required, ec::message_too_large, ec::queue_full,
-  /// ec::out_of_memory.
+  /// returns the first message's id and adds nothing; with
+  /// `content_dedup`, a message without one is deduplicated by its body's
+  /// SHA-256 (in hex). Errors: ec::message_required,
+  /// ec::message_too_large, ec::group_required and ec::fifo_forbids (a
+  /// FIFO queue), ec::queue_full, ec::out_of_memory.
   caf::expected<uint64_t> push(new_message x, time_point now);
 
   /// Adds a batch, all or nothing: either every message is accepted (ids
@@ -300,7 +313,8 @@ public:
       budget_.release(static_cast<uint64_t>(-n));
   }
 
-  /// Returns how many messages can be received now.
+  /// Returns how many messages a receive can take now: ready ones, but
+  /// not those held behind their group (see the class).
   uint64_t ready_count() const noexcept {
     return ready_count_;
   }
@@ -317,7 +331,9 @@ public:
   }
 
 private:
-  enum class state : uint8_t { ready, delayed, leased };
+  /// `held`: ready, but behind its group in a FIFO queue (not in the
+  /// ready index).
+  enum class state : uint8_t { ready, held, delayed, leased };
 
   /// Messages live in slots numbered in arrival order, in an ordered map:
   /// unlike a hash table nothing ever rehashes a million entries at once
@@ -330,6 +346,8 @@ private:
     uint32_t lease_seq = 0;
     /// A journal has put it: a store holds it (restored ones too).
     bool written = false;
+    /// Its slot is in its bucket's deque (see ready_bucket).
+    bool in_fresh = false;
     /// When a delayed message turns ready, or a lease ends.
     time_point due;
     /// A leased message: when its key in the lease heap is due (at or
@@ -369,12 +387,49 @@ private:
     std::map<order_key, uint64_t> returned;
   };
 
+  /// One message group of a FIFO queue.
+  struct group_state {
+    /// Its messages leased now.
+    uint32_t leased = 0;
+    /// Its ready and held messages, oldest first: the first is in the
+    /// ready index while none is leased, the others are held.
+    std::map<order_key, uint64_t> ready;
+    /// The slot of its message in the ready index, if any.
+    std::optional<uint64_t> indexed;
+    /// Its first key in held_heads_, while it has ready messages but none
+    /// in the index.
+    std::optional<order_key> held_head;
+  };
+
+  using group_map = std::unordered_map<std::string, group_state>;
+
   template <class T>
   using min_heap = std::priority_queue<T, std::vector<T>, std::greater<T>>;
 
-  caf::error check(const payload& x) const;
+  /// Checks `x` against the queue's rules and gives it its content dedup
+  /// id.
+  caf::error prepare(new_message& x) const;
   /// Returns what `x` costs against the memory bound.
   static uint64_t cost_of(const new_message& x);
+  /// Returns what a held message costs against the memory bound.
+  static uint64_t footprint(const message& x);
+  /// Whether the group rule applies to `e`.
+  bool grouped(const entry& e) const noexcept {
+    return attrs_.fifo && !e.msg.group.empty();
+  }
+  /// Puts `e` in the ready index.
+  void index(uint64_t slot, entry& e, bool fresh);
+  /// Takes `e`, ready, out of the ready index: it is held.
+  void unindex(uint64_t slot, entry& e);
+  /// Restores the rule of group `g` after a change: its first ready
+  /// message in the index if none of it is leased, the others held; a
+  /// group with nothing ready or leased is forgotten.
+  void regroup(group_map::iterator g);
+  /// Leases `e`, ready or held, for `visibility`.
+  lease take(uint64_t slot, entry& e, caf::timespan visibility,
+             time_point now);
+  /// Counts the end of a lease of `e` in its group.
+  void unlease(const entry& e);
   /// Adds a message whose checks passed and whose cost_of() is taken from
   /// the budget; returns its id (a dedup repeat's first id, giving the
   /// cost back).
@@ -425,7 +480,14 @@ private:
   std::map<uint64_t, entry> entries_;
   uint64_t next_slot_ = 0;
   std::map<int32_t, ready_bucket, std::greater<int32_t>> ready_;
+  /// Messages in the ready index.
   uint64_t ready_count_ = 0;
+  /// Messages held behind their group.
+  uint64_t held_count_ = 0;
+  group_map groups_;
+  /// The oldest ready message's key of each group that has ready messages
+  /// but none in the index (for the age of the oldest ready message).
+  std::set<order_key> held_heads_;
   min_heap<timed_key> delayed_;
   min_heap<timed_key> leases_;
   std::unordered_map<std::string, std::pair<uint64_t, time_point>> dedup_;

@@ -19,7 +19,7 @@
 ///     "q" name                      queue         incarnation, attributes
 ///     "m" be64(incarnation) be64(slot)  message   id, priority, receive count,
 ///                                                 kind, enqueued_at, due,
-///                                                 source queue, body
+///                                                 source queue, body, group
 ///     "d" be64(incarnation) dedup_id    dedup     id, first seen
 ///
 /// An incarnation is a number a queue gets when it is created (from the id
@@ -27,7 +27,9 @@
 /// range delete, and a queue created again under the same
 /// name never meets the old messages. Times are wall-clock nanoseconds since
 /// the Unix epoch. Integers in values are little-endian, strings carry a u32
-/// length; every value starts with a version byte.
+/// length; every value starts with a version byte. A queue record holds
+/// the attributes of attribute_list in its order. A newer version only adds
+/// fields at the end; every older one is still read.
 namespace actormq::records {
 
 /// The value of the format key of a store this version writes.
@@ -83,6 +85,8 @@ struct message_record {
   /// The queue it was moved from (a dead letter), for a redrive; else
   /// empty.
   std::string source;
+  /// Its message group; else empty (version 2 on).
+  std::string group;
 };
 
 /// A dedup id a queue remembers.
