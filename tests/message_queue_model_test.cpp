@@ -19,7 +19,7 @@
 #include "memory_store.hpp"
 
 // A model-based randomized test of the queue rules that combine: random
-// operations on three queues (receive, ack, release, give back, extend,
+// operations on four queues (one of them FIFO, with message groups) (receive, ack, release, give back, extend,
 // peek, purge, dead letters, redrive, time passing, writes of each queue's
 // journal at random moments, and crashes that lose what was not written) are checked
 // against a small reference model. After every write, the store must hold
@@ -33,13 +33,16 @@ using namespace std::chrono_literals;
 namespace {
 
 /// "a" dead-letters to "d" after two leases; "b" drops after one; "d"
-/// keeps its messages.
+/// keeps its messages; "f", FIFO, dead-letters to "d" after three.
 const std::map<std::string, queue_attributes> queue_setup = [] {
   std::map<std::string, queue_attributes> result;
   result["a"].max_deliveries = 2;
   result["a"].dead_letter_queue = "d";
   result["b"].max_deliveries = 1;
   result["d"];
+  result["f"].fifo = true;
+  result["f"].max_deliveries = 3;
+  result["f"].dead_letter_queue = "d";
   return result;
 }();
 
@@ -57,6 +60,8 @@ struct model_message {
   std::string receipt;
   /// A dead letter: the queue it came from.
   std::string source;
+  /// Its message group (in "f").
+  std::string group;
 };
 
 using model_queue = std::vector<model_message>;
@@ -77,6 +82,28 @@ struct model {
       return std::make_tuple(-x->priority, x->enqueued_at, x->id)
              < std::make_tuple(-y->priority, y->enqueued_at, y->id);
     });
+    return result;
+  }
+
+  /// The messages a receive of `q` takes, in order: in a FIFO queue, the
+  /// oldest ready message of each group with no lease, each followed by
+  /// the rest of its group's ready messages.
+  std::vector<model_message*> serve_order(const std::string& q) {
+    auto all = ready(q);
+    if (!queue_setup.at(q).fifo)
+      return all;
+    std::set<std::string> skip;
+    for (auto& m : queues[q])
+      if (m.st == model_message::state::leased)
+        skip.insert(m.group);
+    std::vector<model_message*> result;
+    for (auto m : all) {
+      if (!skip.insert(m->group).second)
+        continue;
+      for (auto n : all)
+        if (n->group == m->group)
+          result.push_back(n);
+    }
     return result;
   }
 
@@ -166,7 +193,8 @@ struct world {
   clock_map clock{now, 1'700'000'000'000'000'000};
   message_queue::id_source ids = message_queue::make_id_source();
   test::memory_store db;
-  std::map<std::string, uint64_t> incarnations{{"a", 1}, {"b", 2}, {"d", 3}};
+  std::map<std::string, uint64_t> incarnations{
+    {"a", 1}, {"b", 2}, {"d", 3}, {"f", 4}};
   std::map<std::string, std::unique_ptr<message_queue>> queues;
   model ref;
   /// Receipts handed out, in all queues, written or not.
@@ -204,8 +232,8 @@ struct world {
   }
 
   std::string any_queue() {
-    static const std::vector<std::string> names{"a", "b", "d"};
-    return names[pick(3)];
+    static const std::vector<std::string> names{"a", "b", "d", "f"};
+    return names[pick(4)];
   }
 
   /// What the queue actor does after each request: dead letters leave
@@ -260,8 +288,13 @@ struct world {
     auto name = any_queue();
     new_message x;
     x.data.body = "m";
-    x.priority = pick(3);
-    x.delay = pick(4) == 0 ? caf::timespan{(1 + pick(3)) * 1s} : 0s;
+    if (queue_setup.at(name).fifo) {
+      static const std::vector<std::string> groups{"x", "y", "z"};
+      x.group = groups[pick(3)];
+    } else {
+      x.priority = pick(3);
+      x.delay = pick(4) == 0 ? caf::timespan{(1 + pick(3)) * 1s} : 0s;
+    }
     auto id = queues[name]->push(x, now);
     if (!id)
       fail("push refused");
@@ -269,13 +302,15 @@ struct world {
     m.id = *id;
     m.priority = x.priority;
     m.enqueued_at = now;
+    m.group = x.group;
     if (x.delay > 0s) {
       m.st = model_message::state::delayed;
       m.due = now + x.delay;
     }
     ref.queues[name].push_back(m);
     unanswered[name].push_back(*id);
-    trace << "push " << name << " #" << *id << " p" << x.priority << '\n';
+    trace << "push " << name << " #" << *id << " p" << x.priority << " g"
+          << x.group << '\n';
   }
 
   void receive() {
@@ -283,7 +318,7 @@ struct world {
     auto max = static_cast<size_t>(1 + pick(3));
     caf::timespan vis = (1 + pick(4)) * 1s;
     auto got = queues[name]->receive(max, vis, now);
-    auto want = ref.ready(name);
+    auto want = ref.serve_order(name);
     want.resize(std::min(want.size(), max));
     std::vector<uint64_t> got_ids;
     std::vector<uint64_t> want_ids;
@@ -300,6 +335,8 @@ struct world {
       m.receipt = got[i].receipt;
       if (got[i].msg.receive_count != m.receive_count)
         fail("receive count of #" + std::to_string(m.id));
+      if (got[i].msg.group != m.group)
+        fail("group of #" + std::to_string(m.id));
       if (std::count(receipts.begin(), receipts.end(), got[i].receipt))
         fail("receipt " + got[i].receipt + " handed out twice");
       receipts.push_back(got[i].receipt);
@@ -390,7 +427,7 @@ struct world {
     std::vector<uint64_t> want;
     for (auto& m : queues[name]->peek(100, now))
       got.push_back(m.id);
-    for (auto m : ref.ready(name))
+    for (auto m : ref.serve_order(name))
       want.push_back(m->id);
     expect_same(got, want, "peek " + name);
   }
@@ -524,6 +561,7 @@ struct world {
         m.enqueued_at = clock.from_wall(r.enqueued_at);
         m.receive_count = r.receive_count;
         m.source = r.source;
+        m.group = r.group;
         if (r.due != 0 && clock.from_wall(r.due) > now) {
           m.st = model_message::state::delayed;
           m.due = clock.from_wall(r.due);
@@ -571,7 +609,7 @@ uint64_t env_or(const char* name, uint64_t fallback) {
 
 } // namespace
 
-TEST_CASE("random operations on three queues follow the model") {
+TEST_CASE("random operations on four queues follow the model") {
   auto first = env_or("ACTORMQ_MODEL_SEED", std::random_device{}());
   auto runs = env_or("ACTORMQ_MODEL_RUNS", 2000);
   if (std::getenv("ACTORMQ_MODEL_SEED"))

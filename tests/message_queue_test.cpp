@@ -36,6 +36,13 @@ struct queue_fixture {
     return result;
   }
 
+  std::vector<std::string> bodies(const std::vector<message>& xs) {
+    std::vector<std::string> result;
+    for (auto& x : xs)
+      result.push_back(x.data.body);
+    return result;
+  }
+
   std::vector<lease> receive(size_t max = 10, caf::timespan vis = 30s) {
     return q.receive(max, vis, now);
   }
@@ -638,4 +645,181 @@ TEST_CASE("acked leases leave no keys that live for hours") {
     f.now += 1ms;
   }
   CHECK(f.q.timed_keys() <= 65);
+}
+
+namespace {
+
+queue_attributes fifo() {
+  return with([](queue_attributes& x) { x.fifo = true; });
+}
+
+/// A message of group `group` for a FIFO queue.
+new_message grouped(std::string body, std::string group) {
+  auto x = text(std::move(body));
+  x.group = std::move(group);
+  return x;
+}
+
+} // namespace
+
+TEST_CASE("a FIFO group is served in order, one lease at a time") {
+  queue_fixture f{fifo()};
+  for (auto [body, group] : {std::pair{"a1", "a"}, {"b1", "b"}, {"a2", "a"},
+                             {"b2", "b"}, {"a3", "a"}})
+    REQUIRE(f.q.push(grouped(body, group), f.now));
+  // One at a time: a1 is the oldest; a is then leased, so b goes on.
+  auto a1 = f.receive(1);
+  CHECK(f.bodies(a1) == strings{"a1"});
+  CHECK(f.bodies(f.receive(1)) == strings{"b1"});
+  // Both groups are leased: nothing is receivable, though 3 are ready.
+  CHECK(f.receive().empty());
+  CHECK(f.q.ready_count() == 0);
+  CHECK(f.q.stats(f.now).ready == 3);
+  CHECK(f.q.stats(f.now).in_flight == 2);
+  CHECK(f.q.peek(10, f.now).empty());
+  // An ack lets the group go on, with its next message.
+  REQUIRE(!f.q.ack(a1.front().receipt, f.now));
+  CHECK(f.bodies(f.receive()) == strings{"a2", "a3"});
+}
+
+TEST_CASE("a FIFO receive takes as much of a group as it may, then the "
+          "next group") {
+  queue_fixture f{fifo()};
+  for (auto [body, group] : {std::pair{"a1", "a"}, {"b1", "b"}, {"a2", "a"},
+                             {"c1", "c"}, {"b2", "b"}, {"a3", "a"}})
+    REQUIRE(f.q.push(grouped(body, group), f.now));
+  CHECK(f.bodies(f.q.peek(10, f.now))
+        == strings{"a1", "a2", "a3", "b1", "b2", "c1"});
+  CHECK(f.bodies(f.receive(4)) == strings{"a1", "a2", "a3", "b1"});
+  // b is leased (b1): b2 waits; c goes on.
+  CHECK(f.bodies(f.receive(4)) == strings{"c1"});
+}
+
+TEST_CASE("a FIFO message whose lease ends comes back before the rest of "
+          "its group") {
+  queue_fixture f{fifo()};
+  REQUIRE(f.q.push(grouped("a1", "a"), f.now));
+  REQUIRE(f.q.push(grouped("a2", "a"), f.now));
+  auto first = f.receive(1);
+  REQUIRE(f.bodies(first) == strings{"a1"});
+  f.now += 31s;
+  CHECK(f.q.stats(f.now).oldest_ready_age == 31s);
+  auto again = f.receive(1);
+  CHECK(f.bodies(again) == strings{"a1"});
+  CHECK(again.front().msg.receive_count == 2);
+  // Released, it is first again; given back too.
+  REQUIRE(!f.q.release(again.front().receipt, 0s, f.now));
+  auto third = f.receive(1);
+  CHECK(f.bodies(third) == strings{"a1"});
+  REQUIRE(!f.q.give_back(third.front().receipt, f.now));
+  CHECK(f.bodies(f.q.peek(10, f.now)) == strings{"a1", "a2"});
+}
+
+TEST_CASE("a FIFO message released with a delay lets its group go on") {
+  queue_fixture f{fifo()};
+  REQUIRE(f.q.push(grouped("a1", "a"), f.now));
+  REQUIRE(f.q.push(grouped("a2", "a"), f.now));
+  auto first = f.receive(1);
+  REQUIRE(!f.q.release(first.front().receipt, 10s, f.now));
+  CHECK(f.bodies(f.receive(1)) == strings{"a2"});
+}
+
+TEST_CASE("the oldest ready age counts messages held behind their group") {
+  queue_fixture f{fifo()};
+  REQUIRE(f.q.push(grouped("a1", "a"), f.now));
+  f.now += 5s;
+  REQUIRE(f.q.push(grouped("a2", "a"), f.now));
+  f.now += 5s;
+  REQUIRE(f.q.push(grouped("b1", "b"), f.now));
+  REQUIRE(f.bodies(f.receive(1)) == strings{"a1"});
+  f.now += 1s;
+  // a2 is held (a1 is leased), and older than b1.
+  CHECK(f.q.stats(f.now).oldest_ready_age == 6s);
+}
+
+TEST_CASE("a message held in the middle of a deque comes back in its place") {
+  // b1 enters the ready index behind a1; b0, older, turns ready after a
+  // delay and holds b1 back; once b0 is acked, b1 is in the index again,
+  // in its old place, and is leased once.
+  auto attrs = fifo();
+  attrs.delay = 10s;
+  queue_fixture f{attrs};
+  REQUIRE(f.q.push(grouped("b0", "b"), f.now));
+  attrs.delay = 0s;
+  f.q.set_attributes(attrs);
+  for (auto [body, group] : {std::pair{"a1", "a"}, {"b1", "b"}, {"c1", "c"}})
+    REQUIRE(f.q.push(grouped(body, group), f.now));
+  f.now += 10s;
+  auto b0 = f.receive(1);
+  REQUIRE(f.bodies(b0) == strings{"b0"});
+  CHECK(f.q.ready_count() == 2);
+  REQUIRE(!f.q.ack(b0.front().receipt, f.now));
+  CHECK(f.q.ready_count() == 3);
+  CHECK(f.bodies(f.q.peek(10, f.now)) == strings{"a1", "b1", "c1"});
+  CHECK(f.bodies(f.receive(10)) == strings{"a1", "b1", "c1"});
+  CHECK(f.receive(10).empty());
+  CHECK(f.q.stats(f.now).in_flight == 3);
+  CHECK(f.q.stats(f.now).ready == 0);
+}
+
+TEST_CASE("a FIFO queue needs a group and takes no delay or priority of a "
+          "message") {
+  queue_fixture f{fifo()};
+  CHECK(error_of(f.q.push(text("x"), f.now).error()) == ec::group_required);
+  auto delayed = grouped("x", "g");
+  delayed.delay = 5s;
+  CHECK(error_of(f.q.push(delayed, f.now).error()) == ec::fifo_forbids);
+  auto urgent = grouped("x", "g");
+  urgent.priority = 3;
+  CHECK(error_of(f.q.push_all({grouped("ok", "g"), urgent}, f.now).error())
+        == ec::fifo_forbids);
+  CHECK(f.q.size() == 0);
+  // The queue's own delay applies.
+  auto attrs = fifo();
+  attrs.delay = 2s;
+  f.q.set_attributes(attrs);
+  REQUIRE(f.q.push(grouped("later", "g"), f.now));
+  CHECK(f.receive().empty());
+  f.now += 2s;
+  CHECK(f.bodies(f.receive()) == strings{"later"});
+}
+
+TEST_CASE("fifo stays as the queue was created") {
+  queue_fixture f{fifo()};
+  f.q.set_attributes(queue_attributes{});
+  CHECK(f.q.attributes().fifo);
+  queue_fixture plain;
+  plain.q.set_attributes(fifo());
+  CHECK(!plain.q.attributes().fifo);
+  // A standard queue keeps a message's group but serves it as any other.
+  REQUIRE(plain.q.push(grouped("a1", "a"), plain.now));
+  REQUIRE(plain.q.push(grouped("a2", "a"), plain.now));
+  auto got = plain.receive(1);
+  CHECK(got.front().msg.group == "a");
+  CHECK(plain.bodies(plain.receive(1)) == strings{"a2"});
+}
+
+TEST_CASE("content dedup takes a message's body for its dedup id") {
+  queue_fixture f{with([](queue_attributes& x) { x.content_dedup = true; })};
+  auto first = f.q.push(text("same"), f.now);
+  REQUIRE(first);
+  CHECK(f.q.push(text("same"), f.now) == first);
+  CHECK(f.q.push(text("other"), f.now) != first);
+  // An explicit dedup id wins over the body.
+  CHECK(f.q.push(text("same", 0, "own-id"), f.now) != first);
+  CHECK(f.q.size() == 3);
+  f.now += message_queue::dedup_window;
+  CHECK(f.q.push(text("same"), f.now) != first);
+}
+
+TEST_CASE("purge and acks leave no group behind") {
+  queue_fixture f{fifo()};
+  REQUIRE(f.q.push(grouped("a1", "a"), f.now));
+  REQUIRE(f.q.push(grouped("a2", "a"), f.now));
+  auto got = f.receive(1);
+  CHECK(f.q.purge() == 2);
+  CHECK(f.q.stats(f.now).ready == 0);
+  CHECK(error_of(f.q.ack(got.front().receipt, f.now)) == ec::stale_receipt);
+  REQUIRE(f.q.push(grouped("a3", "a"), f.now));
+  CHECK(f.bodies(f.receive()) == strings{"a3"});
 }
