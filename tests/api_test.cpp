@@ -336,3 +336,57 @@ TEST_CASE_METHOD(api_fixture, "a PUT changes what it names, keeps the rest") {
   CHECK(cleared["attributes"]["dead_letter_queue"] == "");
   CHECK(cleared["attributes"]["max_depth"] == 7);
 }
+
+TEST_CASE_METHOD(api_fixture, "FIFO queues and message groups over HTTP") {
+  auto q = ok("PUT", "/queues/jobs.fifo",
+              R"({"fifo": true, "content_dedup": true,
+                  "receive_wait_seconds": 0.5})");
+  CHECK(q["attributes"]["fifo"] == true);
+  CHECK(q["attributes"]["content_dedup"] == true);
+  CHECK(q["attributes"]["receive_wait_seconds"] == 0.5);
+  ok("POST", "/queues/jobs.fifo/messages",
+     R"({"messages": [{"message": "a1", "group": "a"},
+                      {"message": "b1", "group": "b"},
+                      {"message": "a2", "group": "a"}]})");
+  // The same body again is a duplicate (content_dedup): nothing is added.
+  ok("POST", "/queues/jobs.fifo/messages",
+     R"({"message": "a1", "group": "a"})");
+  CHECK(ok("GET", "/queues/jobs.fifo")["stats"]["ready"] == 3);
+  auto got = ok("POST", "/queues/jobs.fifo/receive", R"({"max": 2})");
+  REQUIRE(got["messages"].size() == 2);
+  CHECK(got["messages"][0]["message"] == "a1");
+  CHECK(got["messages"][0]["group"] == "a");
+  CHECK(got["messages"][1]["message"] == "a2");
+  // b1 is left, and no more: the queue's receive_wait (0.5 s) applies to
+  // the receive that names no wait, and a is leased.
+  auto rest = ok("POST", "/queues/jobs.fifo/receive", R"({"max": 10})");
+  REQUIRE(rest["messages"].size() == 1);
+  CHECK(rest["messages"][0]["message"] == "b1");
+  auto start = std::chrono::steady_clock::now();
+  CHECK(ok("POST", "/queues/jobs.fifo/receive", "")["messages"].empty());
+  CHECK(std::chrono::steady_clock::now() - start
+        >= std::chrono::milliseconds{450});
+  expect_error("POST", "/queues/jobs.fifo/messages", R"({"message": "x"})",
+               400, "needs a group");
+  expect_error("POST", "/queues/jobs.fifo/messages",
+               R"({"message": "x", "group": "g", "delay_seconds": 1})", 400,
+               "no delay_seconds or priority");
+  expect_error("POST", "/queues/jobs.fifo/messages",
+               R"({"message": "x", "group": "g", "priority": 2})", 400,
+               "no delay_seconds or priority");
+  expect_error("POST", "/queues/jobs.fifo/messages",
+               R"({"message": "x", "group": "with space"})", 400,
+               "group must be a string of 1 to 128");
+  expect_error("PUT", "/queues/jobs.fifo", R"({"fifo": false})", 409,
+               "cannot change");
+  expect_error("PUT", "/queues/jobs.fifo", R"({"fifo": 1})", 400,
+               "fifo must be true or false");
+  expect_error("PUT", "/queues/jobs.fifo", R"({"receive_wait_seconds": 21})",
+               400, "receive_wait_seconds must be a number of seconds from 0 "
+                    "to 20");
+  // A standard queue keeps a group and serves it as any other message.
+  ok("POST", "/queues/plain/messages", R"({"message": "p", "group": "g"})");
+  auto plain = ok("POST", "/queues/plain/receive", "");
+  CHECK(plain["messages"][0]["group"] == "g");
+  CHECK(ok("GET", "/queues/plain")["attributes"]["fifo"] == false);
+}

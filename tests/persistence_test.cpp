@@ -388,3 +388,51 @@ TEST_CASE_METHOD(persistence_fixture,
   REQUIRE(xs.size() == 1);
   CHECK(xs[0].data.body == "kept");
 }
+
+TEST_CASE_METHOD(persistence_fixture,
+                 "a FIFO queue keeps its groups and its order over a restart, "
+                 "and fifo cannot change") {
+  queue_attributes attrs;
+  attrs.fifo = true;
+  attrs.content_dedup = true;
+  attrs.receive_wait = 5s;
+  REQUIRE(request<queue_actor>(reg, atom::put::value, std::string{"f"}, attrs,
+                               attribute_field::all));
+  auto send = [&](std::string body, std::string group) {
+    auto x = test::text(std::move(body));
+    x.group = std::move(group);
+    auto id = request<uint64_t>(get("f"), atom::enqueue::value, x);
+    REQUIRE(id);
+    return *id;
+  };
+  auto a1 = send("a1", "a");
+  send("b1", "b");
+  send("a2", "a");
+  auto leased = receive(get("f"), 1);
+  REQUIRE(leased.size() == 1);
+  CHECK(leased[0].msg.id == a1);
+  restart();
+  auto x = info("f");
+  CHECK(x.attributes.fifo);
+  CHECK(x.attributes.content_dedup);
+  CHECK(x.attributes.receive_wait == 5s);
+  // The lease did not survive: a1 is first of its group again.
+  auto xs = receive(get("f"), 10);
+  REQUIRE(xs.size() == 3);
+  CHECK(xs[0].msg.data.body == "a1");
+  CHECK(xs[0].msg.group == "a");
+  CHECK(xs[1].msg.data.body == "a2");
+  CHECK(xs[2].msg.data.body == "b1");
+  CHECK(xs[2].msg.group == "b");
+  // Content dedup remembers across the restart.
+  CHECK(send("a1", "a") == a1);
+  attrs.fifo = false;
+  auto changed = request<queue_actor>(reg, atom::put::value, std::string{"f"},
+                                      attrs, attribute_field::fifo);
+  CHECK(is(changed.error(), ec::fifo_fixed));
+  CHECK(info("f").attributes.fifo);
+  // Naming fifo as it is changes nothing and is no error.
+  attrs.fifo = true;
+  CHECK(request<queue_actor>(reg, atom::put::value, std::string{"f"}, attrs,
+                             attribute_field::fifo));
+}

@@ -95,6 +95,70 @@ TEST_CASE_METHOD(queue_fixture, "a long poll is answered when a message "
   CHECK(got.empty());
 }
 
+TEST_CASE_METHOD(queue_fixture, "a receive that names no wait waits as long "
+                                "as the queue's receive_wait") {
+  queue_attributes attrs;
+  attrs.receive_wait = 10s;
+  auto patient = spawn_queue(attrs, "patient");
+  std::vector<lease> got;
+  bool answered = false;
+  auto waiting = self->request(patient, caf::infinite, atom::receive::value,
+                               uint32_t{1}, caf::timespan{0},
+                               caf::timespan{-1});
+  run();
+  advance(9s);
+  CHECK(self->mailbox().empty());
+  advance(1s);
+  std::move(waiting).receive(
+    [&](leases& xs) {
+      answered = true;
+      got = std::move(xs);
+    },
+    [&](caf::error&) { FAIL("receive failed"); });
+  CHECK(answered);
+  CHECK(got.empty());
+  // Named, a wait of 0 does not wait; nor does "the queue's" of a queue
+  // whose receive_wait is 0.
+  CHECK(receive(patient).empty());
+  auto now = request<leases>(q, atom::receive::value, uint32_t{1},
+                             caf::timespan{0}, caf::timespan{-1});
+  REQUIRE(now);
+  CHECK(now->empty());
+}
+
+TEST_CASE_METHOD(queue_fixture, "a FIFO queue's groups through the actor, "
+                                "and a long poll that a group's ack wakes") {
+  queue_attributes attrs;
+  attrs.fifo = true;
+  auto f = spawn_queue(attrs, "f.fifo");
+  auto grouped = [](std::string body, std::string group) {
+    auto x = test::text(std::move(body));
+    x.group = std::move(group);
+    return x;
+  };
+  for (auto body : {"a1", "a2"})
+    REQUIRE(request<uint64_t>(f, atom::enqueue::value, grouped(body, "a")));
+  auto first = receive(f, 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].msg.group == "a");
+  // a2 is held behind a1's lease: a long poll waits until a1 is acked.
+  std::vector<lease> got;
+  auto waiting = self->request(f, caf::infinite, atom::receive::value,
+                               uint32_t{1}, caf::timespan{0},
+                               caf::timespan{20s});
+  run();
+  CHECK(self->mailbox().empty());
+  REQUIRE(request<results>(f, atom::ack::value,
+                           std::vector<std::string>{first[0].receipt}));
+  std::move(waiting).receive([&](leases& xs) { got = std::move(xs); },
+                             [&](caf::error&) { FAIL("receive failed"); });
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].msg.data.body == "a2");
+  CHECK(error_of(request<uint64_t>(f, atom::enqueue::value, test::text("x"))
+                   .error())
+        == ec::group_required);
+}
+
 TEST_CASE_METHOD(queue_fixture, "a delayed message is woken by the actor") {
   new_message x;
   x.data.body = "later";

@@ -27,6 +27,7 @@ message_record sample_message() {
   m.enqueued_at = 1'700'000'000'123'456'789;
   m.due = 1'700'000'005'000'000'000;
   m.source = "orders";
+  m.group = "customer-7";
   return m;
 }
 
@@ -45,6 +46,7 @@ TEST_CASE("a message record reads back as written") {
   CHECK(x.enqueued_at == m.enqueued_at);
   CHECK(x.due == m.due);
   CHECK(x.source == "orders");
+  CHECK(x.group == "customer-7");
 }
 
 TEST_CASE("a queue record reads back as written") {
@@ -58,6 +60,9 @@ TEST_CASE("a queue record reads back as written") {
   q.attributes.retention = std::chrono::hours{24};
   q.attributes.max_depth = 1000;
   q.attributes.max_message_bytes = 4096;
+  q.attributes.receive_wait = std::chrono::seconds{20};
+  q.attributes.fifo = true;
+  q.attributes.content_dedup = true;
   auto x = decoded_as<queue_record>(queue_key(q.name), encode(q));
   CHECK(x.name == q.name);
   CHECK(x.incarnation == 9);
@@ -68,6 +73,37 @@ TEST_CASE("a queue record reads back as written") {
   CHECK(x.attributes.retention == q.attributes.retention);
   CHECK(x.attributes.max_depth == 1000);
   CHECK(x.attributes.max_message_bytes == 4096);
+  CHECK(x.attributes.receive_wait == std::chrono::seconds{20});
+  CHECK(x.attributes.fifo);
+  CHECK(x.attributes.content_dedup);
+}
+
+TEST_CASE("records of version 1 are still read") {
+  // Version 1 had no group and no attributes after max_message_bytes.
+  auto m = sample_message();
+  m.group.clear();
+  auto value = encode(m);
+  value.resize(value.size() - 4);
+  value[0] = 1;
+  auto x = decoded_as<message_record>(message_key(7, 300), value);
+  CHECK(x.id == 42);
+  CHECK(x.data.body == R"({"n":1})");
+  CHECK(x.source == "orders");
+  CHECK(x.group.empty());
+  queue_record q{"a", 3, {}};
+  q.attributes.max_depth = 77;
+  auto qv = encode(q);
+  qv.resize(qv.size() - 8 - 1 - 1);
+  qv[0] = 1;
+  auto y = decoded_as<queue_record>(queue_key("a"), qv);
+  CHECK(y.incarnation == 3);
+  CHECK(y.attributes.max_depth == 77);
+  CHECK(y.attributes.receive_wait == caf::timespan{0});
+  CHECK_FALSE(y.attributes.fifo);
+  // A version 1 record with version 2's fields has bytes left over.
+  auto long_one = encode(q);
+  long_one[0] = 1;
+  CHECK(decode(queue_key("a"), long_one).error == "trailing bytes");
 }
 
 TEST_CASE("dedup records, the id mark and the format marker read back") {
@@ -110,6 +146,8 @@ TEST_CASE("malformed records are reported, not trusted") {
   SECTION("an unknown version") {
     value[0] = 9;
     CHECK(decode(key, value).error == "unknown record version 9");
+    value[0] = 0;
+    CHECK(decode(key, value).error == "unknown record version 0");
   }
   SECTION("an unknown payload kind") {
     value[1 + 8 + 4 + 4] = 7;
@@ -128,6 +166,11 @@ TEST_CASE("malformed records are reported, not trusted") {
     // visibility and max_deliveries.
     q[1 + 8 + 8 + 4 + 3] = '\x7f';
     CHECK(decode(queue_key("a"), q).error == "truncated value");
+  }
+  SECTION("a flag other than 0 or 1") {
+    auto q = encode(queue_record{"a", 1, {}});
+    q[q.size() - 2] = 2;
+    CHECK(decode(queue_key("a"), q).error == "a flag other than 0 or 1");
   }
   SECTION("a negative duration") {
     auto q = encode(queue_record{"a", 1, {}});
