@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actormq/registry_actor.hpp"
+#include "attributes.hpp"
 #include "text.hpp"
 
 namespace actormq::http {
@@ -122,6 +123,42 @@ public:
     return true;
   }
 
+  /// A message's attributes: an object that maps each name to
+  /// {"type": "String" | "Number" | "Binary" (.label), "value": text, for
+  /// a Binary in base64}, by the rules of attribute_problem(); `out`
+  /// unchanged if absent.
+  bool message_attributes(const char* name,
+                          std::vector<message_attribute>& out) {
+    auto x = take(name);
+    if (!x)
+      return true;
+    if (!x->is_object())
+      return fail(name, "must be an object such as {\"trace\": {\"type\": "
+                        "\"String\", \"value\": \"abc\"}}");
+    std::vector<message_attribute> result;
+    for (auto& [key, spec] : x->items()) {
+      auto type = spec.is_object() ? spec.find("type") : spec.end();
+      auto value = spec.is_object() ? spec.find("value") : spec.end();
+      if (!spec.is_object() || spec.size() != 2 || type == spec.end()
+          || value == spec.end() || !type->is_string() || !value->is_string())
+        return fail(name, "must map each name to {\"type\": ..., "
+                          "\"value\": ...}, both strings");
+      message_attribute a{key, type->get<std::string>(),
+                          value->get<std::string>()};
+      if (a.type.compare(0, 6, "Binary") == 0) {
+        auto bytes = base64_decode(a.value);
+        if (!bytes)
+          return fail(name, "holds a Binary value that is not base64");
+        a.value = std::move(*bytes);
+      }
+      result.push_back(std::move(a));
+    }
+    if (auto p = attribute_problem(result))
+      return fail(name, "are refused: " + *p);
+    out = std::move(result);
+    return true;
+  }
+
   /// An array of 1 to max_batch strings.
   bool receipts(std::vector<std::string>& out) {
     auto x = take("receipts");
@@ -208,6 +245,7 @@ bool read_message(const json& obj, new_message& out, reply& err) {
             std::numeric_limits<int32_t>::max(), out.priority);
   f.text("dedup_id", 128, out.dedup_id);
   f.group("group", out.group);
+  f.message_attributes("attributes", out.data.attributes);
   if (!f.done()) {
     err = f.error();
     return false;
@@ -398,6 +436,14 @@ ordered_json message_json(const message& m, time_point now) {
   out["enqueued_at"] = epoch_seconds(m.enqueued_at, now);
   if (!m.group.empty())
     out["group"] = m.group;
+  if (!m.data.attributes.empty()) {
+    auto& attrs = out["attributes"];
+    for (auto& a : m.data.attributes)
+      attrs[a.name] = {{"type", a.type},
+                       {"value", a.type.compare(0, 6, "Binary") == 0
+                                   ? base64_encode(a.value)
+                                   : a.value}};
+  }
   return out;
 }
 

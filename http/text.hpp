@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cctype>
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace actormq::http {
@@ -13,6 +15,49 @@ inline bool iequals(std::string_view x, std::string_view y) {
     if (std::tolower(static_cast<unsigned char>(x[i]))
         != std::tolower(static_cast<unsigned char>(y[i])))
       return false;
+  return true;
+}
+
+/// Calls `f` with each code point of UTF-8 `x` while it returns true;
+/// returns false if `x` is not UTF-8 (a bad sequence, an overlong form, a
+/// surrogate, past U+10FFFF) or `f` returned false.
+template <class F>
+bool each_code_point(std::string_view x, F f) {
+  auto p = reinterpret_cast<const unsigned char*>(x.data());
+  auto end = p + x.size();
+  while (p < end) {
+    unsigned char c = *p;
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      n = 0;
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (static_cast<size_t>(end - p) <= n)
+      return false;
+    for (size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    static constexpr uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    if (!f(cp))
+      return false;
+    p += n + 1;
+  }
   return true;
 }
 

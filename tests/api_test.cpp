@@ -390,3 +390,33 @@ TEST_CASE_METHOD(api_fixture, "FIFO queues and message groups over HTTP") {
   CHECK(plain["messages"][0]["group"] == "g");
   CHECK(ok("GET", "/queues/plain")["attributes"]["fifo"] == false);
 }
+
+TEST_CASE_METHOD(api_fixture, "message attributes over HTTP") {
+  ok("POST", "/queues/attrs/messages",
+     R"({"message": "m", "attributes": {
+           "trace": {"type": "String", "value": "abc"},
+           "n": {"type": "Number.int", "value": "42"},
+           "blob": {"type": "Binary", "value": "AP8="}}})");
+  auto got = ok("POST", "/queues/attrs/receive", "")["messages"][0];
+  CHECK(got["attributes"]["trace"] == json{{"type", "String"},
+                                           {"value", "abc"}});
+  CHECK(got["attributes"]["n"]["type"] == "Number.int");
+  CHECK(got["attributes"]["blob"]["value"] == "AP8=");
+  expect_error("POST", "/queues/attrs/messages",
+               R"({"message": "m", "attributes": {"a": {"type": "Text",
+                   "value": "x"}}})",
+               400, "attributes are refused: attribute 'a' has a type");
+  expect_error("POST", "/queues/attrs/messages",
+               R"({"message": "m", "attributes": {"a": {"type": "Binary",
+                   "value": "!!"}}})",
+               400, "not base64");
+  expect_error("POST", "/queues/attrs/messages",
+               R"({"message": "m", "attributes": {"a": "x"}})", 400,
+               "attributes must map each name");
+  // Attributes count in a message's size (the server's limit is 1 KiB).
+  expect_error("POST", "/queues/attrs/messages",
+               R"({"message": "m", "attributes": {"a": {"type": "String",
+                   "value": ")"
+                 + std::string(1100, 'x') + R"("}}})",
+               413, "larger than");
+}

@@ -799,6 +799,20 @@ TEST_CASE("fifo stays as the queue was created") {
   CHECK(plain.bodies(plain.receive(1)) == strings{"a2"});
 }
 
+TEST_CASE("a message's attributes count in its size, and come back") {
+  // 10 + 4 + 6 + 2: the body, the name, the type and the value.
+  queue_fixture f{with([](queue_attributes& x) { x.max_message_bytes = 22; })};
+  auto x = text("0123456789");
+  x.data.attributes = {{"name", "String", "abc"}};
+  CHECK(error_of(f.q.push(x, f.now).error()) == ec::message_too_large);
+  x.data.attributes = {{"name", "String", "ab"}};
+  REQUIRE(f.q.push(x, f.now));
+  auto got = f.receive();
+  REQUIRE(got.size() == 1);
+  REQUIRE(got[0].msg.data.attributes.size() == 1);
+  CHECK(got[0].msg.data.attributes[0].value == "ab");
+}
+
 TEST_CASE("content dedup takes a message's body for its dedup id") {
   queue_fixture f{with([](queue_attributes& x) { x.content_dedup = true; })};
   auto first = f.q.push(text("same"), f.now);

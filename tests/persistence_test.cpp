@@ -401,6 +401,7 @@ TEST_CASE_METHOD(persistence_fixture,
   auto send = [&](std::string body, std::string group) {
     auto x = test::text(std::move(body));
     x.group = std::move(group);
+    x.data.attributes = {{"trace", "String", "t-" + x.data.body}};
     auto id = request<uint64_t>(get("f"), atom::enqueue::value, x);
     REQUIRE(id);
     return *id;
@@ -421,6 +422,8 @@ TEST_CASE_METHOD(persistence_fixture,
   REQUIRE(xs.size() == 3);
   CHECK(xs[0].msg.data.body == "a1");
   CHECK(xs[0].msg.group == "a");
+  REQUIRE(xs[0].msg.data.attributes.size() == 1);
+  CHECK(xs[0].msg.data.attributes[0].value == "t-a1");
   CHECK(xs[1].msg.data.body == "a2");
   CHECK(xs[2].msg.data.body == "b1");
   CHECK(xs[2].msg.group == "b");

@@ -28,6 +28,8 @@ message_record sample_message() {
   m.due = 1'700'000'005'000'000'000;
   m.source = "orders";
   m.group = "customer-7";
+  m.data.attributes = {{"blob", "Binary", std::string("\0\xff", 2)},
+                       {"trace", "String", "abc"}};
   return m;
 }
 
@@ -47,6 +49,11 @@ TEST_CASE("a message record reads back as written") {
   CHECK(x.due == m.due);
   CHECK(x.source == "orders");
   CHECK(x.group == "customer-7");
+  REQUIRE(x.data.attributes.size() == 2);
+  CHECK(x.data.attributes[0].name == "blob");
+  CHECK(x.data.attributes[0].type == "Binary");
+  CHECK(x.data.attributes[0].value == std::string("\0\xff", 2));
+  CHECK(x.data.attributes[1].value == "abc");
 }
 
 TEST_CASE("a queue record reads back as written") {
@@ -82,8 +89,9 @@ TEST_CASE("records of version 1 are still read") {
   // Version 1 had no group and no attributes after max_message_bytes.
   auto m = sample_message();
   m.group.clear();
+  m.data.attributes.clear();
   auto value = encode(m);
-  value.resize(value.size() - 4);
+  value.resize(value.size() - 4 - 4);
   value[0] = 1;
   auto x = decoded_as<message_record>(message_key(7, 300), value);
   CHECK(x.id == 42);
@@ -166,6 +174,11 @@ TEST_CASE("malformed records are reported, not trusted") {
     // visibility and max_deliveries.
     q[1 + 8 + 8 + 4 + 3] = '\x7f';
     CHECK(decode(queue_key("a"), q).error == "truncated value");
+  }
+  SECTION("more attributes than a message may have") {
+    auto many = sample_message();
+    many.data.attributes.resize(11);
+    CHECK(decode(key, encode(many)).error == "more than 10 message attributes");
   }
   SECTION("a flag other than 0 or 1") {
     auto q = encode(queue_record{"a", 1, {}});

@@ -99,7 +99,7 @@ message_queue::message_queue(queue_attributes attrs, id_source ids,
 caf::error message_queue::prepare(new_message& x) const {
   if (x.data.body.empty())
     return make_error(ec::message_required);
-  if (x.data.body.size() > attrs_.max_message_bytes)
+  if (x.data.size() > attrs_.max_message_bytes)
     return make_error(ec::message_too_large);
   if (attrs_.fifo) {
     if (x.group.empty())
@@ -113,15 +113,14 @@ caf::error message_queue::prepare(new_message& x) const {
 }
 
 uint64_t message_queue::cost_of(const new_message& x) {
-  auto result = x.data.body.size() + x.group.size()
-                + memory_budget::per_message;
+  auto result = x.data.size() + x.group.size() + memory_budget::per_message;
   if (!x.dedup_id.empty())
     result += x.dedup_id.size() + memory_budget::per_dedup_id;
   return result;
 }
 
 uint64_t message_queue::footprint(const message& x) {
-  return x.data.body.size() + x.group.size() + memory_budget::per_message;
+  return x.data.size() + x.group.size() + memory_budget::per_message;
 }
 
 caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {

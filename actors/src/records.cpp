@@ -2,14 +2,15 @@
 
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace actormq::records {
 
 namespace {
 
 /// The version of the records this build writes; it reads every version
-/// from 1 on. Version 2 added the message group and the queue attributes
-/// whose attribute_def says `since` 2.
+/// from 1 on. Version 2 added the message group and attributes, and the
+/// queue attributes whose attribute_def says `since` 2.
 constexpr uint8_t version = 2;
 
 constexpr char format_prefix = '\x01';
@@ -218,8 +219,21 @@ Codec& message_fields(Codec& c, Message& x, uint8_t& kind) {
     .num(x.due)
     .str(x.source)
     .str(x.data.body);
-  if (c.written_version() >= 2)
-    c.str(x.group);
+  if (c.written_version() < 2)
+    return c;
+  c.str(x.group);
+  auto n = static_cast<uint32_t>(x.data.attributes.size());
+  c.num(n);
+  if constexpr (!std::is_const_v<Message>) {
+    if (n > max_message_attributes) {
+      c.fail("more than " + std::to_string(max_message_attributes)
+             + " message attributes");
+      return c;
+    }
+    x.data.attributes.resize(n);
+  }
+  for (auto& a : x.data.attributes)
+    c.str(a.name).str(a.type).str(a.value);
   return c;
 }
 

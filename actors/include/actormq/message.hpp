@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
@@ -25,13 +26,39 @@ enum class payload_kind : uint8_t {
   json,
 };
 
+/// A typed value a producer attaches to a message (as SQS's message
+/// attributes).
+struct message_attribute {
+  /// 1-256 of [A-Za-z0-9_.-].
+  std::string name;
+  /// "String", "Number" or "Binary", maybe with a label of the producer's
+  /// after a '.' ("Number.float").
+  std::string type;
+  /// Text for a String or a Number, bytes for a Binary; never empty.
+  std::string value;
+};
+
 /// What a producer hands to a queue.
 struct payload {
   /// The message's bytes.
   std::string body;
   /// How to read `body`.
   payload_kind kind = payload_kind::text;
+  /// Its attributes, by name (at most max_message_attributes).
+  std::vector<message_attribute> attributes = {};
+
+  /// What counts against a queue's max_message_bytes: the body and each
+  /// attribute's name, type and value (as in SQS).
+  size_t size() const noexcept {
+    auto n = body.size();
+    for (auto& a : attributes)
+      n += a.name.size() + a.type.size() + a.value.size();
+    return n;
+  }
 };
+
+/// The most attributes one message may have.
+constexpr size_t max_message_attributes = 10;
 
 /// A message to enqueue, with its options.
 struct new_message {
@@ -245,10 +272,18 @@ struct queue_stats {
   caf::timespan oldest_ready_age = caf::timespan{0};
 };
 
+/// @relates message_attribute
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_attribute& x) {
+  return f(caf::meta::type_name("actormq::message_attribute"), x.name,
+           x.type, x.value);
+}
+
 /// @relates payload
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payload& x) {
-  return f(caf::meta::type_name("actormq::payload"), x.body, x.kind);
+  return f(caf::meta::type_name("actormq::payload"), x.body, x.kind,
+           x.attributes);
 }
 
 /// @relates new_message

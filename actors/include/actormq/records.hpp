@@ -19,7 +19,8 @@
 ///     "q" name                      queue         incarnation, attributes
 ///     "m" be64(incarnation) be64(slot)  message   id, priority, receive count,
 ///                                                 kind, enqueued_at, due,
-///                                                 source queue, body, group
+///                                                 source queue, body, group,
+///                                                 attributes
 ///     "d" be64(incarnation) dedup_id    dedup     id, first seen
 ///
 /// An incarnation is a number a queue gets when it is created (from the id
