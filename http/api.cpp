@@ -436,6 +436,10 @@ ordered_json message_json(const message& m, time_point now) {
   out["enqueued_at"] = epoch_seconds(m.enqueued_at, now);
   if (!m.group.empty())
     out["group"] = m.group;
+  if (!m.dedup_id.empty())
+    out["dedup_id"] = m.dedup_id;
+  if (m.first_received_at != time_point{})
+    out["first_received_at"] = epoch_seconds(m.first_received_at, now);
   if (!m.data.attributes.empty()) {
     auto& attrs = out["attributes"];
     for (auto& a : m.data.attributes)
@@ -660,7 +664,8 @@ reply metrics_reply(const std::vector<queue_info>& xs) {
     double (*value)(const queue_stats&);
   };
   static constexpr metric metrics[] = {
-    {"actormq_messages_ready", "gauge", "Messages that can be received now.",
+    {"actormq_messages_ready", "gauge",
+     "Messages ready (in a FIFO queue, held behind their group too).",
      [](const queue_stats& s) { return double(s.ready); }},
     {"actormq_messages_delayed", "gauge", "Messages waiting for their delay.",
      [](const queue_stats& s) { return double(s.delayed); }},

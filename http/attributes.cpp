@@ -53,6 +53,8 @@ std::string_view base_type(std::string_view type) {
 
 bool valid_number(std::string_view x) {
   double n = 0;
+  if (x.size() > 1 && x.front() == '+' && (x[1] == '-' || x[1] == '+'))
+    return false;
   auto first = x.data() + (!x.empty() && x.front() == '+' ? 1 : 0);
   auto [ptr, ec] = std::from_chars(first, x.data() + x.size(), n);
   return ec == std::errc{} && ptr == x.data() + x.size() && std::isfinite(n);
@@ -108,6 +110,16 @@ std::optional<std::string> base64_decode(std::string_view text) {
     return std::string{};
   if (text.size() % 4 != 0)
     return std::nullopt;
+  // EVP_DecodeBlock takes more than RFC 4648 does ('=' within, spaces and
+  // '-' at the end): only the alphabet, and '=' as the last one or two.
+  auto last = text.find_last_not_of('=');
+  auto pad = last == std::string_view::npos ? text.size()
+                                            : text.size() - last - 1;
+  if (pad > 2)
+    return std::nullopt;
+  for (auto c : text.substr(0, text.size() - pad))
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/')
+      return std::nullopt;
   std::string out(3 * (text.size() / 4) + 1, '\0');
   auto n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                            reinterpret_cast<const unsigned char*>(text.data()),
@@ -115,11 +127,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
   if (n < 0)
     return std::nullopt;
   // EVP_DecodeBlock counts the padding's bytes as zeros.
-  auto last = text.find_last_not_of('=');
-  auto pad = last == std::string_view::npos ? text.size()
-                                            : text.size() - last - 1;
-  if (pad > 2)
-    return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

@@ -143,6 +143,10 @@ reply problem_reply(problem x) {
       return error_body(400, "A FIFO queue takes no delay_seconds or "
                              "priority per message; set the queue's "
                              "delay_seconds instead");
+    case problem::too_many_attributes:
+      return error_body(400, "A message has at most "
+                               + std::to_string(max_message_attributes)
+                               + " attributes");
     case problem::fifo_fixed:
       return error_body(409, "fifo is chosen when a queue is created and "
                              "cannot change; create another queue");
@@ -265,6 +269,8 @@ problem to_problem(const caf::error& x) {
         return problem::fifo_forbids;
       case ec::fifo_fixed:
         return problem::fifo_fixed;
+      case ec::too_many_attributes:
+        return problem::too_many_attributes;
     }
     return problem::internal_error;
   }

@@ -43,6 +43,8 @@ enum class problem : uint8_t {
   fifo_forbids,
   /// 409: a change of `fifo` on an existing queue.
   fifo_fixed,
+  /// 400: a message with more than max_message_attributes attributes.
+  too_many_attributes,
   /// 400: the body is not JSON.
   malformed_json,
   /// 400: the body is not UTF-8.

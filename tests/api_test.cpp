@@ -398,6 +398,8 @@ TEST_CASE_METHOD(api_fixture, "message attributes over HTTP") {
            "n": {"type": "Number.int", "value": "42"},
            "blob": {"type": "Binary", "value": "AP8="}}})");
   auto got = ok("POST", "/queues/attrs/receive", "")["messages"][0];
+  CHECK(got["first_received_at"].get<double>() >= got["enqueued_at"]);
+  CHECK_FALSE(got.contains("dedup_id"));
   CHECK(got["attributes"]["trace"] == json{{"type", "String"},
                                            {"value", "abc"}});
   CHECK(got["attributes"]["n"]["type"] == "Number.int");

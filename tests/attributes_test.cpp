@@ -53,6 +53,7 @@ TEST_CASE("message attributes keep SQS's rules") {
   refused(attr("a", "String", ""), "empty");
   refused(attr("a", "Number", "12abc"), "number");
   refused(attr("a", "Number", "inf"), "number");
+  refused(attr("a", "Number", "+-5"), "number");
   refused(attr("a", "String", "\x01"), "characters");
   refused(attr("a", "String", "\xff"), "characters");
   CHECK(problem_of({attr("a", "String", "x"), attr("a", "Number", "1")})
@@ -81,4 +82,8 @@ TEST_CASE("base64 round trips and refuses what is not base64") {
   CHECK_FALSE(base64_decode("Zm8"));
   CHECK_FALSE(base64_decode("Zm8!"));
   CHECK_FALSE(base64_decode("===="));
+  CHECK_FALSE(base64_decode("QQ==QQ=="));
+  CHECK_FALSE(base64_decode("QQ==\n\n\n\n"));
+  CHECK_FALSE(base64_decode("QUJD----"));
+  CHECK_FALSE(base64_decode("Q==="));
 }

@@ -575,7 +575,8 @@ TEST_CASE("remembered dedup ids count against the memory bound") {
   x.dedup_id = "order-42";
   REQUIRE(q.push(x, now));
   auto with_id = budget->used.load();
-  CHECK(with_id == 1 + memory_budget::per_message + 8
+  // The message keeps its id (8 bytes), and the queue remembers it.
+  CHECK(with_id == 1 + 8 + memory_budget::per_message + 8
                      + memory_budget::per_dedup_id
                      + memory_budget::per_priority);
   // A repeat adds nothing.
@@ -813,10 +814,72 @@ TEST_CASE("a message's attributes count in its size, and come back") {
   CHECK(got[0].msg.data.attributes[0].value == "ab");
 }
 
+TEST_CASE("attributes count in a receive's bytes, and a message has at "
+          "most 10") {
+  queue_fixture f{with([](queue_attributes& x) {
+    x.max_message_bytes = 2 * 1024 * 1024;
+  })};
+  for (int i = 0; i < 3; ++i) {
+    auto x = text("x");
+    x.data.attributes = {{"a", "Binary", std::string(1536 * 1024, 'b')}};
+    REQUIRE(f.q.push(x, f.now));
+  }
+  CHECK(f.q.peek(10, f.now).size() == 2);
+  CHECK(f.receive(10).size() == 2);
+  auto many = text("x");
+  for (int i = 0; i < 11; ++i)
+    many.data.attributes.push_back({"a" + std::to_string(i), "String", "v"});
+  CHECK(error_of(f.q.push(many, f.now).error()) == ec::too_many_attributes);
+}
+
+TEST_CASE("a FIFO queue's groups cost memory, and give it all back") {
+  auto budget = std::make_shared<memory_budget>();
+  message_queue q{fifo(), {}, budget};
+  time_point now{std::chrono::hours{1}};
+  auto before = budget->used.load();
+  for (auto group : {"a", "b", "a", "c"})
+    REQUIRE(q.push(grouped("m", group), now));
+  auto with_groups = budget->used.load();
+  auto plain_budget = std::make_shared<memory_budget>();
+  message_queue plain{{}, {}, plain_budget};
+  for (auto group : {"a", "b", "a", "c"})
+    REQUIRE(plain.push(grouped("m", group), now));
+  CHECK(with_groups - before
+        == plain_budget->used.load() + 3 * memory_budget::per_group + 3);
+  for (auto& x : q.receive(10, 30s, now))
+    REQUIRE(!q.ack(x.receipt, now));
+  CHECK(q.size() == 0);
+  CHECK(budget->used.load() == before);
+  for (auto group : {"a", "b"})
+    REQUIRE(q.push(grouped("m", group), now));
+  q.receive(1, 30s, now);
+  q.purge();
+  CHECK(budget->used.load() == before);
+}
+
+TEST_CASE("a message keeps its dedup id and when it was first received") {
+  queue_fixture f;
+  REQUIRE(f.q.push(text("a", 0, "order-1"), f.now));
+  auto start = f.now;
+  auto first = f.receive(1, 10s);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].msg.dedup_id == "order-1");
+  CHECK(first[0].msg.first_received_at == start);
+  f.now += 11s;
+  auto second = f.receive(1);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].msg.receive_count == 2);
+  CHECK(second[0].msg.first_received_at == start);
+  CHECK(f.q.peek(1, f.now).empty());
+}
+
 TEST_CASE("content dedup takes a message's body for its dedup id") {
   queue_fixture f{with([](queue_attributes& x) { x.content_dedup = true; })};
   auto first = f.q.push(text("same"), f.now);
   REQUIRE(first);
+  // The SHA-256 of "same", in hex.
+  CHECK(f.q.peek(1, f.now).front().dedup_id
+        == "0967115f2813a3541eaef77de9d9d5773f1c0c04314b0bbfe4ff3b3b1c55b5d5");
   CHECK(f.q.push(text("same"), f.now) == first);
   CHECK(f.q.push(text("other"), f.now) != first);
   // An explicit dedup id wins over the body.

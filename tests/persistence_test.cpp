@@ -424,6 +424,11 @@ TEST_CASE_METHOD(persistence_fixture,
   CHECK(xs[0].msg.group == "a");
   REQUIRE(xs[0].msg.data.attributes.size() == 1);
   CHECK(xs[0].msg.data.attributes[0].value == "t-a1");
+  // Content dedup's id (the body's SHA-256) and the first lease stay too.
+  CHECK(xs[0].msg.dedup_id.size() == 64);
+  CHECK(xs[0].msg.first_received_at != time_point{});
+  CHECK(xs[0].msg.first_received_at < xs[0].msg.enqueued_at + 1s);
+  CHECK(xs[1].msg.first_received_at >= xs[0].msg.first_received_at);
   CHECK(xs[1].msg.data.body == "a2");
   CHECK(xs[2].msg.data.body == "b1");
   CHECK(xs[2].msg.group == "b");

@@ -30,6 +30,8 @@ message_record sample_message() {
   m.group = "customer-7";
   m.data.attributes = {{"blob", "Binary", std::string("\0\xff", 2)},
                        {"trace", "String", "abc"}};
+  m.dedup_id = "order-42";
+  m.first_received_at = 1'700'000'001'000'000'000;
   return m;
 }
 
@@ -54,6 +56,8 @@ TEST_CASE("a message record reads back as written") {
   CHECK(x.data.attributes[0].type == "Binary");
   CHECK(x.data.attributes[0].value == std::string("\0\xff", 2));
   CHECK(x.data.attributes[1].value == "abc");
+  CHECK(x.dedup_id == "order-42");
+  CHECK(x.first_received_at == m.first_received_at);
 }
 
 TEST_CASE("a queue record reads back as written") {
@@ -90,8 +94,10 @@ TEST_CASE("records of version 1 are still read") {
   auto m = sample_message();
   m.group.clear();
   m.data.attributes.clear();
+  m.dedup_id.clear();
   auto value = encode(m);
-  value.resize(value.size() - 4 - 4);
+  // Its group, attribute count, dedup id and first receive.
+  value.resize(value.size() - 4 - 4 - 4 - 8);
   value[0] = 1;
   auto x = decoded_as<message_record>(message_key(7, 300), value);
   CHECK(x.id == 42);

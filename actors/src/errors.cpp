@@ -40,6 +40,8 @@ std::string to_string(ec x) {
       return "fifo_forbids";
     case ec::fifo_fixed:
       return "fifo_fixed";
+    case ec::too_many_attributes:
+      return "too_many_attributes";
   }
   return "unknown";
 }

@@ -101,6 +101,8 @@ caf::error message_queue::prepare(new_message& x) const {
     return make_error(ec::message_required);
   if (x.data.size() > attrs_.max_message_bytes)
     return make_error(ec::message_too_large);
+  if (x.data.attributes.size() > max_message_attributes)
+    return make_error(ec::too_many_attributes);
   if (attrs_.fifo) {
     if (x.group.empty())
       return make_error(ec::group_required);
@@ -113,14 +115,17 @@ caf::error message_queue::prepare(new_message& x) const {
 }
 
 uint64_t message_queue::cost_of(const new_message& x) {
-  auto result = x.data.size() + x.group.size() + memory_budget::per_message;
+  // The message (it keeps its dedup id), and the dedup id remembered.
+  auto result = x.data.size() + x.group.size() + x.dedup_id.size()
+                + memory_budget::per_message;
   if (!x.dedup_id.empty())
     result += x.dedup_id.size() + memory_budget::per_dedup_id;
   return result;
 }
 
 uint64_t message_queue::footprint(const message& x) {
-  return x.data.size() + x.group.size() + memory_budget::per_message;
+  return x.data.size() + x.group.size() + x.dedup_id.size()
+         + memory_budget::per_message;
 }
 
 caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
@@ -152,11 +157,11 @@ uint64_t message_queue::add(new_message x, time_point now) {
     dedup_[x.dedup_id] = {id, now};
     if (journaling_)
       touched_dedup_.push_back(x.dedup_id);
-    dedup_order_.emplace_back(now, std::move(x.dedup_id));
+    dedup_order_.emplace_back(now, x.dedup_id);
   }
   totals_.enqueued += 1;
   insert(message{id, std::move(x.data), x.priority, 0, now,
-                 std::move(x.group)},
+                 std::move(x.group), std::move(x.dedup_id)},
          x.delay >= caf::timespan{0} ? x.delay : attrs_.delay, now, true);
   return id;
 }
@@ -317,7 +322,9 @@ void message_queue::make_ready(uint64_t slot, entry& e, bool fresh) {
   }
   e.st = state::held;
   held_count_ += 1;
-  auto g = groups_.try_emplace(e.msg.group).first;
+  auto [g, created] = groups_.try_emplace(e.msg.group);
+  if (created)
+    budget_.take(memory_budget::per_group + e.msg.group.size());
   g->second.ready.emplace(order_key{e.msg.enqueued_at, e.msg.id}, slot);
   regroup(g);
 }
@@ -348,8 +355,10 @@ void message_queue::regroup(group_map::iterator g) {
       held_heads_.insert(*held_head);
     x.held_head = held_head;
   }
-  if (x.leased == 0 && x.ready.empty())
+  if (x.leased == 0 && x.ready.empty()) {
+    budget_.release(memory_budget::per_group + g->first.size());
     groups_.erase(g);
+  }
 }
 
 void message_queue::unindex(uint64_t, entry& e) {
@@ -430,7 +439,7 @@ std::vector<lease> message_queue::receive(size_t max,
   std::vector<lease> result;
   size_t bytes = 0;
   auto fits = [&](const entry& e) {
-    bytes += e.msg.data.body.size();
+    bytes += e.msg.data.size();
     return result.empty() || bytes <= max_batch_bytes;
   };
   while (result.size() < max && !ready_.empty()) {
@@ -486,6 +495,8 @@ lease message_queue::take(uint64_t slot, entry& e, caf::timespan visibility,
   e.due = now + visibility;
   e.key_due = e.due;
   e.msg.receive_count += 1;
+  if (e.msg.first_received_at == time_point{})
+    e.msg.first_received_at = now;
   touch(slot);
   leases_.push(timed_key{e.due, slot, e.lease_seq});
   return lease{e.msg, make_receipt({generation_, slot, e.lease_seq}), e.due};
@@ -560,7 +571,7 @@ std::vector<message> message_queue::peek(size_t max, time_point now) {
   auto add = [&](const message& m) {
     if (result.size() == max)
       return false;
-    bytes += m.data.body.size();
+    bytes += m.data.size();
     if (!result.empty() && bytes > max_batch_bytes)
       return false;
     result.push_back(m);
@@ -616,6 +627,8 @@ uint64_t message_queue::purge() {
   uint64_t held = ready_.size() * memory_budget::per_priority;
   for (auto& [slot, e] : entries_)
     held += footprint(e.msg);
+  for (auto& [name, g] : groups_)
+    held += memory_budget::per_group + name.size();
   budget_.release(held);
   entries_.clear();
   ready_.clear();

@@ -234,7 +234,7 @@ Codec& message_fields(Codec& c, Message& x, uint8_t& kind) {
   }
   for (auto& a : x.data.attributes)
     c.str(a.name).str(a.type).str(a.value);
-  return c;
+  return c.str(x.dedup_id).num(x.first_received_at);
 }
 
 decoded done(reader& r, record x) {

@@ -148,6 +148,9 @@ store_batch to_batch(message_queue::journal x, uint64_t incarnation,
     r.due = m.due ? clock.to_wall(*m.due) : 0;
     r.source = std::move(m.source);
     r.group = std::move(m.msg.group);
+    r.dedup_id = std::move(m.msg.dedup_id);
+    if (m.msg.first_received_at != time_point{})
+      r.first_received_at = clock.to_wall(m.msg.first_received_at);
     result.push_back(store_op{store_op::kind::put,
                               message_key(incarnation, m.slot), encode(r)});
   }
@@ -173,7 +176,10 @@ void restore(message_queue& q, recovered_queue& x, const clock_map& clock,
     message_queue::stored_message m;
     m.slot = r.slot;
     m.msg = message{r.id, std::move(r.data), r.priority, r.receive_count,
-                    clock.from_wall(r.enqueued_at), std::move(r.group)};
+                    clock.from_wall(r.enqueued_at), std::move(r.group),
+                    std::move(r.dedup_id)};
+    if (r.first_received_at != 0)
+      m.msg.first_received_at = clock.from_wall(r.first_received_at);
     if (r.due != 0)
       m.due = clock.from_wall(r.due);
     m.source = std::move(r.source);

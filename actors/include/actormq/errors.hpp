@@ -40,6 +40,8 @@ enum class ec : uint8_t {
   fifo_forbids,
   /// A change of `fifo` on an existing queue.
   fifo_fixed,
+  /// A message with more than max_message_attributes attributes.
+  too_many_attributes,
 };
 
 /// The category of ActorMQ's errors in `caf::error`.

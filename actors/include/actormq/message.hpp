@@ -91,6 +91,11 @@ struct message {
   time_point enqueued_at;
   /// Its message group (see new_message::group); empty: none.
   std::string group;
+  /// The dedup id it was sent with (or its body's, see content_dedup);
+  /// empty: none.
+  std::string dedup_id = {};
+  /// When it was first leased; time_point{}: never.
+  time_point first_received_at = {};
 };
 
 /// A message on its way from one queue to another (a dead letter, a
@@ -250,7 +255,8 @@ inline void patch_attributes(queue_attributes& onto,
 
 /// Counters of one queue.
 struct queue_stats {
-  /// Messages that can be received now.
+  /// Messages that can be received now, and in a FIFO queue those held
+  /// behind their group's lease.
   uint64_t ready = 0;
   /// Messages waiting for their delay.
   uint64_t delayed = 0;
@@ -297,7 +303,8 @@ typename Inspector::result_type inspect(Inspector& f, new_message& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message& x) {
   return f(caf::meta::type_name("actormq::message"), x.id, x.data,
-           x.priority, x.receive_count, x.enqueued_at, x.group);
+           x.priority, x.receive_count, x.enqueued_at, x.group, x.dedup_id,
+           x.first_received_at);
 }
 
 /// @relates moved_message

@@ -37,6 +37,9 @@ struct memory_budget {
   /// priorities can pass the bound by this much per message, and later
   /// enqueues are refused until it is back under.
   static constexpr uint64_t per_priority = 768;
+  /// What each message group with messages ready or leased costs in a
+  /// FIFO queue (its map nodes, beyond its name).
+  static constexpr uint64_t per_group = 256;
   /// What a queue costs with nothing in it (its actor, its state, its
   /// registry entry; an estimate, as the others).
   static constexpr uint64_t per_queue = 4096;
@@ -209,8 +212,9 @@ public:
   /// returns the first message's id and adds nothing; with
   /// `content_dedup`, a message without one is deduplicated by its body's
   /// SHA-256 (in hex). Errors: ec::message_required,
-  /// ec::message_too_large, ec::group_required and ec::fifo_forbids (a
-  /// FIFO queue), ec::queue_full, ec::out_of_memory.
+  /// ec::message_too_large, ec::too_many_attributes, ec::group_required
+  /// and ec::fifo_forbids (a FIFO queue), ec::queue_full,
+  /// ec::out_of_memory.
   caf::expected<uint64_t> push(new_message x, time_point now);
 
   /// Adds a batch, all or nothing: either every message is accepted (ids
@@ -247,8 +251,8 @@ public:
   /// Returns and clears what changed since the last call.
   journal take_journal();
 
-  /// The body bytes one receive or peek returns at most (always at least
-  /// one message): a reply stays a few MiB however many large messages a
+  /// The bytes of bodies and attributes one receive or peek returns at
+  /// most (always at least one message): a reply stays a few MiB however many large messages a
   /// client asks for.
   static constexpr size_t max_batch_bytes = 4 * 1024 * 1024;
 

@@ -20,7 +20,8 @@
 ///     "m" be64(incarnation) be64(slot)  message   id, priority, receive count,
 ///                                                 kind, enqueued_at, due,
 ///                                                 source queue, body, group,
-///                                                 attributes
+///                                                 attributes, dedup id,
+///                                                 first received
 ///     "d" be64(incarnation) dedup_id    dedup     id, first seen
 ///
 /// An incarnation is a number a queue gets when it is created (from the id
@@ -88,6 +89,11 @@ struct message_record {
   std::string source;
   /// Its message group; else empty (version 2 on).
   std::string group;
+  /// The dedup id it was sent with; else empty (version 2 on).
+  std::string dedup_id;
+  /// When it was first leased, in wall-clock nanoseconds; 0: never
+  /// (version 2 on).
+  int64_t first_received_at = 0;
 };
 
 /// A dedup id a queue remembers.
