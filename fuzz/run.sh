@@ -27,8 +27,8 @@ for target in "${targets[@]}"; do
     http_reader)
       sources=(http/wire.cpp); libs=(-lhttp_parser); max_len=4096 ;;
     request_body)
-      sources=(http/api.cpp http/json_api.cpp http/auth.cpp
-               actors/src/errors.cpp actors/src/log.cpp)
+      sources=(http/api.cpp http/attributes.cpp http/json_api.cpp
+               http/auth.cpp actors/src/errors.cpp actors/src/log.cpp)
       libs=(-lcaf_core -lcrypto); max_len=8192 ;;
     auth_file)
       sources=(http/auth.cpp); libs=(-lcrypto); max_len=4096 ;;

@@ -8,10 +8,7 @@ namespace actormq::records {
 
 namespace {
 
-/// The version of the records this build writes; it reads every version
-/// from 1 on. Version 2 added the message group and attributes, and the
-/// queue attributes whose attribute_def says `since` 2.
-constexpr uint8_t version = 2;
+constexpr uint8_t version = current_version;
 
 constexpr char format_prefix = '\x01';
 constexpr char format_tag = 'V';
