@@ -145,7 +145,7 @@ public:
                           "\"value\": ...}, both strings");
       message_attribute a{key, type->get<std::string>(),
                           value->get<std::string>()};
-      if (a.type.compare(0, 6, "Binary") == 0) {
+      if (is_binary(a.type)) {
         auto bytes = base64_decode(a.value);
         if (!bytes)
           return fail(name, "holds a Binary value that is not base64");
@@ -444,7 +444,7 @@ ordered_json message_json(const message& m, time_point now) {
     auto& attrs = out["attributes"];
     for (auto& a : m.data.attributes)
       attrs[a.name] = {{"type", a.type},
-                       {"value", a.type.compare(0, 6, "Binary") == 0
+                       {"value", is_binary(a.type)
                                    ? base64_encode(a.value)
                                    : a.value}};
   }

@@ -89,6 +89,10 @@ attribute_problem(const std::vector<message_attribute>& xs) {
   return std::nullopt;
 }
 
+bool is_binary(std::string_view type) {
+  return base_type(type) == "Binary";
+}
+
 bool valid_message_text(std::string_view x) {
   return each_code_point(x, [](uint32_t c) {
     return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF)

@@ -22,6 +22,10 @@ namespace actormq::http {
 std::optional<std::string>
 attribute_problem(const std::vector<message_attribute>& xs);
 
+/// Whether an attribute of `type` holds bytes ("Binary", maybe with a
+/// label), which travel in base64.
+bool is_binary(std::string_view type);
+
 /// Whether `x` is UTF-8 of the characters SQS takes in a message: #x9, #xA,
 /// #xD, #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF.
 bool valid_message_text(std::string_view x);

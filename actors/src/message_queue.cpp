@@ -336,7 +336,7 @@ void message_queue::regroup(group_map::iterator g) {
     head = x.ready.begin()->second;
   if (x.indexed != head) {
     if (x.indexed)
-      unindex(*x.indexed, *find(*x.indexed));
+      unindex(*find(*x.indexed));
     if (head) {
       auto& e = *find(*head);
       held_count_ -= 1;
@@ -361,7 +361,7 @@ void message_queue::regroup(group_map::iterator g) {
   }
 }
 
-void message_queue::unindex(uint64_t, entry& e) {
+void message_queue::unindex(entry& e) {
   e.st = state::held;
   ready_count_ -= 1;
   held_count_ += 1;

@@ -427,7 +427,7 @@ private:
   /// Puts `e` in the ready index.
   void index(uint64_t slot, entry& e, bool fresh);
   /// Takes `e`, ready, out of the ready index: it is held.
-  void unindex(uint64_t slot, entry& e);
+  void unindex(entry& e);
   /// Restores the rule of group `g` after a change: its first ready
   /// message in the index if none of it is leased, the others held; a
   /// group with nothing ready or leased is forgotten.
