@@ -102,6 +102,24 @@ public:
   bool attribute(const attribute_def<bool>& def, double, bool& out) {
     return flag(def.name, out);
   }
+  bool attribute(const attribute_def<std::map<std::string, std::string>>& def,
+                 double, std::map<std::string, std::string>& out) {
+    auto x = take(def.name);
+    if (!x)
+      return true;
+    std::map<std::string, std::string> tags;
+    if (x->is_object() && x->size() <= max_tags)
+      for (auto& [k, v] : x->items())
+        if (v.is_string() && valid_tag(k, v.get_ref<const std::string&>()))
+          tags[k] = v.get<std::string>();
+    if (!x->is_object() || tags.size() != x->size())
+      return fail(def.name, "must be an object of at most "
+                              + std::to_string(max_tags)
+                              + " tags, each a key of 1 to 128 characters "
+                                "and a string value of at most 256");
+    out = std::move(tags);
+    return true;
+  }
   template <class T>
   bool attribute(const attribute_def<T>& def, double hi, T& out) {
     // Past 2^63, as doubles are: the largest int64_t.
@@ -468,17 +486,20 @@ ordered_json attributes_json(const queue_attributes& a) {
   return out;
 }
 
+/// A counter's value as JSON (a duration in seconds) and as a metric.
+double stat_value(caf::timespan x) {
+  return seconds_of(x);
+}
+double stat_value(uint64_t x) {
+  return static_cast<double>(x);
+}
+
 ordered_json stats_json(const queue_stats& s) {
-  return {{"ready", s.ready},
-          {"delayed", s.delayed},
-          {"in_flight", s.in_flight},
-          {"bytes", s.bytes},
-          {"enqueued", s.enqueued},
-          {"acked", s.acked},
-          {"redelivered", s.redelivered},
-          {"dead_lettered", s.dead_lettered},
-          {"expired", s.expired},
-          {"oldest_ready_age_seconds", seconds_of(s.oldest_ready_age)}};
+  auto out = ordered_json::object();
+  each_stat([&](const auto& def) {
+    out[def.name] = attribute_json(s.*def.member);
+  });
+  return out;
 }
 
 ordered_json info_json(const queue_info& x) {
@@ -657,58 +678,26 @@ reply deleted_reply(const std::string& name) {
 }
 
 reply metrics_reply(const std::vector<queue_info>& xs) {
-  struct metric {
-    const char* name;
-    const char* type;
-    const char* help;
-    double (*value)(const queue_stats&);
-  };
-  static constexpr metric metrics[] = {
-    {"actormq_messages_ready", "gauge",
-     "Messages ready (in a FIFO queue, held behind their group too).",
-     [](const queue_stats& s) { return double(s.ready); }},
-    {"actormq_messages_delayed", "gauge", "Messages waiting for their delay.",
-     [](const queue_stats& s) { return double(s.delayed); }},
-    {"actormq_messages_in_flight", "gauge", "Messages leased, not acked.",
-     [](const queue_stats& s) { return double(s.in_flight); }},
-    {"actormq_message_bytes", "gauge", "Bytes of message bodies held.",
-     [](const queue_stats& s) { return double(s.bytes); }},
-    {"actormq_oldest_ready_age_seconds", "gauge",
-     "Age of the oldest ready message.",
-     [](const queue_stats& s) { return seconds_of(s.oldest_ready_age); }},
-    {"actormq_enqueued_total", "counter", "Messages accepted.",
-     [](const queue_stats& s) { return double(s.enqueued); }},
-    {"actormq_acked_total", "counter", "Messages acked.",
-     [](const queue_stats& s) { return double(s.acked); }},
-    {"actormq_redelivered_total", "counter",
-     "Leases that ended without an ack.",
-     [](const queue_stats& s) { return double(s.redelivered); }},
-    {"actormq_dead_lettered_total", "counter",
-     "Messages that reached max_deliveries.",
-     [](const queue_stats& s) { return double(s.dead_lettered); }},
-    {"actormq_expired_total", "counter", "Messages removed by retention.",
-     [](const queue_stats& s) { return double(s.expired); }},
-  };
   std::string out;
-  for (auto& m : metrics) {
+  each_stat([&](const auto& def) {
     out += "# HELP ";
-    out += m.name;
+    out += def.metric;
     out += ' ';
-    out += m.help;
+    out += def.help;
     out += "\n# TYPE ";
-    out += m.name;
+    out += def.metric;
     out += ' ';
-    out += m.type;
+    out += def.metric_type;
     out += '\n';
     for (auto& x : xs) {
-      out += m.name;
+      out += def.metric;
       out += "{queue=\"" + x.name + "\"} ";
-      auto v = m.value(x.stats);
+      auto v = stat_value(x.stats.*def.member);
       out += v == std::floor(v) ? std::to_string(static_cast<uint64_t>(v))
                                 : json(v).dump();
       out += '\n';
     }
-  }
+  });
   return {200, std::move(out), {}, "text/plain; version=0.0.4"};
 }
 

@@ -250,16 +250,28 @@ load_result token_set::parse(std::string_view text,
       return fail("token name " + quoted(name) + " is on line "
                   + std::to_string(i->second) + " already");
     digest d;
-    if (!parse_digest(next_word(line), d))
+    auto second = next_word(line);
+    std::string_view secret;
+    if (second.substr(0, sigv4_prefix.size()) == sigv4_prefix) {
+      secret = second.substr(sigv4_prefix.size());
+      if (secret.empty())
+        return fail("sigv4: must be followed by the token itself");
+      d = sha256(secret);
+    } else if (!parse_digest(second, d)) {
       return fail("after the name comes the token's SHA-256 as 64 lowercase "
-                  "hex digits (actormq --new-token=NAME prints the line)");
+                  "hex digits, or sigv4:TOKEN (actormq --new-token=NAME "
+                  "prints the line)");
+    }
     if (auto [i, added] = digest_lines.emplace(d, number); !added)
       return fail("the same token as line " + std::to_string(i->second));
     grants g;
     for (auto word = next_word(line); !word.empty(); word = next_word(line))
       if (auto err = g.add(word); !err.empty())
         return fail(err);
-    result->tokens_.emplace(d, std::move(g));
+    auto& held = result->tokens_.emplace(d, std::move(g)).first->second;
+    if (!secret.empty())
+      result->signers_.emplace(std::string{name},
+                               signer{std::string{secret}, &held});
   }
   return result;
 }
@@ -277,6 +289,11 @@ load_result token_set::load(const std::string& path) {
   if (text.size() > max_file_bytes)
     return load_error{path + ": is over 1 MiB, too large for an auth file"};
   return parse(text, path);
+}
+
+const token_set::signer* token_set::signer_named(std::string_view name) const {
+  auto i = signers_.find(std::string{name});
+  return i == signers_.end() ? nullptr : &i->second;
 }
 
 caller token_set::identify(std::string_view authorization) const {

@@ -21,6 +21,11 @@
 /// `metrics` or `*` (everything). A GLOB matches queue names, `*` any run
 /// of characters, `?` any one. `#` starts a comment; blank lines are
 /// ignored.
+///
+/// A token that signs SQS requests (AWS Signature Version 4, with the
+/// token's NAME as the access key id and the token as the secret key) is
+/// written `NAME sigv4:TOKEN GRANT...`: checking an HMAC takes the secret
+/// itself, so for such a token the file holds the secret (see the README).
 namespace actormq::http::auth {
 
 /// What a grant allows.
@@ -34,6 +39,9 @@ enum class action : uint8_t {
   /// GET /metrics (no queue).
   metrics,
 };
+
+/// What marks a signing token's secret in the auth file.
+constexpr std::string_view sigv4_prefix = "sigv4:";
 
 /// The action's name as grants spell it: "send", "receive", ...
 std::string_view name_of(action a);
@@ -108,6 +116,16 @@ public:
     return tokens_.size();
   }
 
+  /// A token that signs requests (`sigv4:` in the file): its secret and
+  /// grants.
+  struct signer {
+    std::string secret;
+    const grants* token;
+  };
+
+  /// The signing token named `name`; null if none.
+  const signer* signer_named(std::string_view name) const;
+
 private:
   struct digest_hash {
     size_t operator()(const digest& d) const;
@@ -117,6 +135,8 @@ private:
   };
 
   std::unordered_map<digest, grants, digest_hash, digest_equal> tokens_;
+  /// The tokens that sign, by name (their grants are in tokens_).
+  std::unordered_map<std::string, signer> signers_;
 };
 
 /// The token an Authorization header's value presents: what follows

@@ -13,70 +13,13 @@
 
 #include "actormq/log.hpp"
 #include "actormq/registry_actor.hpp"
+#include "bridge_ops.hpp"
 #include "connection.hpp"
+#include "sqs_actions.hpp"
 
 namespace actormq::http::detail {
 
 namespace {
-
-/// How often a bridge looks for requests it has waited on too long.
-constexpr auto sweep_interval = std::chrono::seconds{1};
-
-/// The state of a bridge: where queues are, the handles it has seen, and
-/// the requests it waits on.
-struct bridge_state {
-  static constexpr const char* name = "actormq.http.bridge";
-  bridge_config cfg;
-  std::unordered_map<std::string, queue_actor> queues;
-  /// When the bridge stops waiting for each answer it waits on, by the
-  /// answer's message id.
-  std::unordered_map<caf::message_id, caf::actor_clock::time_point> waiting;
-};
-
-using bridge_ptr = caf::stateful_actor<bridge_state>*;
-
-/// Answers with the problem `err` stands for; an error no table knows is a
-/// bug, logged here and a 500.
-void answer_error(bridge_ptr self, const responder& r, const caf::error& err) {
-  auto p = to_problem(err);
-  if (p == problem::internal_error)
-    log::error("a request failed: " + self->system().render(err));
-  r.respond(problem_reply(p));
-}
-
-/// When a bridge stops waiting for the answers to a call that it began
-/// at `now` and the connection gives up on after `wait` (its backstop).
-caf::actor_clock::time_point deadline(caf::actor_clock::time_point now,
-                                      caf::timespan wait) {
-  return now + wait + sweep_interval;
-}
-
-/// Sends `xs` to `dest` and runs `on_answer` with its answer of type
-/// `Answer`, or `on_error` with an error. Requests wait without a CAF
-/// timeout (one per request costs a wake-up of CAF's clock thread, ~8% of
-/// the enqueue rate): the connection's own timer answers the client (see
-/// connection::dispatch), and the bridge's sweep fails a request still
-/// waited on at `until` with `sec::request_timeout` (within a second after
-/// it), so an actor that never answers cannot make the bridge hold its
-/// handlers for ever. The steps of one call share one `until`.
-template <class Answer, class Dest, class OnAnswer, class OnError,
-          class... Ts>
-void ask(bridge_ptr self, caf::actor_clock::time_point until,
-         const Dest& dest, OnAnswer on_answer, OnError on_error,
-         Ts&&... xs) {
-  auto h = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
-  auto id = h.id();
-  self->state.waiting.emplace(id, until);
-  h.then(
-    [=](Answer& x) mutable {
-      self->state.waiting.erase(id);
-      on_answer(x);
-    },
-    [=](caf::error& err) mutable {
-      self->state.waiting.erase(id);
-      on_error(err);
-    });
-}
 
 /// Fails each request waited on past its time (see ask()), as CAF's clock
 /// fails a request with a timeout: an error message with the answer's id.
@@ -86,30 +29,6 @@ void sweep(bridge_ptr self) {
     if (until <= now)
       self->eq_impl(id, nullptr, self->context(),
                     caf::make_error(caf::sec::request_timeout));
-}
-
-/// Runs `f` with the named queue (from the cache, or asked of the registry,
-/// which creates it when `create` is set), by `until`. A call whose client
-/// was answered meanwhile (its backstop fired) goes no further: a client
-/// told to retry must not find its first try done after that answer.
-template <class F>
-void with_queue(bridge_ptr self, const std::string& name, bool create,
-                const responder& r, caf::actor_clock::time_point until, F f) {
-  auto& cache = self->state.queues;
-  if (auto i = cache.find(name); i != cache.end()) {
-    f(i->second);
-    return;
-  }
-  ask<queue_actor>(
-    self, until, self->state.cfg.registry,
-    [=](queue_actor& q) mutable {
-      if (self->state.queues.emplace(name, q).second)
-        self->monitor(q);
-      if (r.awaited())
-        f(q);
-    },
-    [=](caf::error& err) { answer_error(self, r, err); }, atom::get::value,
-    name, create);
 }
 
 /// Performs a call on its queue and answers it, by `until`.
@@ -141,22 +60,8 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
       ask<std::vector<lease>>(
         self, until, q,
         [=](std::vector<lease>& xs) {
-          if (r.respond(leases_reply(xs, self->clock().now())))
-            return;
-          // The client left while waiting: its messages go back at once.
-          std::vector<std::string> receipts;
-          for (auto& x : xs)
-            receipts.push_back(std::move(x.receipt));
-          if (receipts.empty())
-            return;
-          ask<std::vector<caf::error>>(
-            self, deadline(self->clock().now(), self->state.cfg.actor_timeout),
-            q,
-            [](std::vector<caf::error>&) {},
-            [](caf::error&) {
-              // The lease runs out instead.
-            },
-            atom::give_back::value, std::move(receipts));
+          if (!r.respond(leases_reply(xs, self->clock().now())))
+            give_back(self, q, xs);
         },
         fail, atom::receive::value, call.max, call.visibility, call.wait);
       return;
@@ -275,12 +180,23 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
           auto create = call.kind == op::enqueue
                         || call.kind == op::enqueue_compat;
           auto name = call.queue;
-          with_queue(self, name, create, r, until,
-                     [=](const queue_actor& q) mutable {
-                       on_queue(self, call, r, until, q);
-                     });
+          with_queue(
+            self, name, create, r, until,
+            [=](const queue_actor& q) mutable {
+              on_queue(self, call, r, until, q);
+            },
+            fail);
         }
       }
+    },
+    [=](sqs::call& call, responder& r) {
+      if (!r.awaited())
+        return;
+      auto& cfg = self->state.cfg;
+      auto until = deadline(self->clock().now(),
+                            backstop(call, cfg.actor_timeout,
+                                     cfg.receive_margin));
+      serve_sqs(self, call, r, until);
     },
     [=](atom::tick) {
       sweep(self);
@@ -323,14 +239,31 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
 
 } // namespace
 
+namespace {
+
+/// The backstop of a receive that waits `wait` (negative: as long as its
+/// queue says, at most max_receive_wait).
+caf::timespan receive_backstop(caf::timespan wait,
+                               caf::timespan receive_margin) {
+  if (wait < caf::timespan{0})
+    wait = max_receive_wait;
+  return wait + receive_margin;
+}
+
+} // namespace
+
 caf::timespan backstop(const api_call& call, caf::timespan actor_timeout,
                        caf::timespan receive_margin) {
   if (call.kind != op::receive)
     return actor_timeout;
-  // A receive that names no wait waits as long as its queue says.
-  auto wait = call.wait < caf::timespan{0} ? caf::timespan{max_receive_wait}
-                                           : call.wait;
-  return wait + receive_margin;
+  return receive_backstop(call.wait, receive_margin);
+}
+
+caf::timespan backstop(const sqs::call& call, caf::timespan actor_timeout,
+                       caf::timespan receive_margin) {
+  if (call.act != sqs::action::receive_message)
+    return actor_timeout;
+  return receive_backstop(call.wait, receive_margin);
 }
 
 caf::actor spawn_bridges(caf::actor_system& sys,

@@ -10,10 +10,12 @@
 
 #include "actormq/actors.hpp"
 #include "api.hpp"
+#include "sqs.hpp"
 
 namespace actormq::http::detail {
 
 class connection;
+struct sqs_state;
 struct shared_state;
 
 /// A request handed to a bridge, shared by the copies of its responder:
@@ -58,6 +60,8 @@ struct bridge_config {
   caf::timespan actor_timeout;
   /// A receive's backstop beyond its wait.
   caf::timespan receive_margin;
+  /// What the SQS API keeps beside the queues (see sqs_actions.hpp).
+  std::shared_ptr<sqs_state> sqs;
 };
 
 /// How long an actor's answer to `call` is waited for: `actor_timeout`, or
@@ -65,6 +69,8 @@ struct bridge_config {
 /// connection answers 503; within two seconds after, its bridge stops
 /// waiting.
 caf::timespan backstop(const api_call& call, caf::timespan actor_timeout,
+                       caf::timespan receive_margin);
+caf::timespan backstop(const sqs::call& call, caf::timespan actor_timeout,
                        caf::timespan receive_margin);
 
 /// Spawns the frontend's bridges, `count` of them, in `st->bridges`, and
@@ -83,3 +89,4 @@ caf::actor spawn_bridges(caf::actor_system& sys,
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actormq::http::detail::responder)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actormq::http::api_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actormq::http::sqs::call)

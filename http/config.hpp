@@ -11,6 +11,7 @@
 #include "actormq/log.hpp"
 #include "actormq/storage_actor.hpp"
 #include "auth.hpp"
+#include "sqs.hpp"
 #include "tls.hpp"
 
 namespace actormq::http {
@@ -67,6 +68,8 @@ struct settings {
   /// The TLS context loaded from --tls-cert and friends (null: plain
   /// HTTP).
   std::shared_ptr<const tls_context> tls;
+  /// Where SQS's queue URLs and ARNs point (--sqs-base-url, --sqs-region).
+  sqs::settings sqs;
 };
 
 /// The command line and `caf-application.ini` of `actormq`: CAF's own
@@ -104,6 +107,8 @@ private:
   std::string tls_cert_;
   std::string tls_key_;
   std::string tls_client_ca_;
+  std::string sqs_base_url_;
+  std::string sqs_region_ = "us-east-1";
 };
 
 } // namespace actormq::http

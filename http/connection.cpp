@@ -18,6 +18,7 @@
 
 #include "actormq/log.hpp"
 #include "bridge.hpp"
+#include "sigv4.hpp"
 #include "transport.hpp"
 
 namespace actormq::http::detail {
@@ -108,7 +109,7 @@ bool connection::resume() {
   if (state_ == state::dispatched
       && orphaned_.load(std::memory_order_acquire) == request_) {
     log::warning("an actor ended holding a request; the request got 503");
-    answer(problem_reply(problem::unavailable));
+    answer(unavailable_);
   }
   if (state_ == state::writing
       && unsent_.load(std::memory_order_acquire) < max_unsent) {
@@ -143,7 +144,7 @@ void connection::expire(clock_type::time_point now) {
   } else if (state_ == state::dispatched && now >= deadline_) {
     log::warning("a request got no answer from the actors in time; the "
                  "request got 503");
-    answer(problem_reply(problem::unavailable));
+    answer(unavailable_);
   } else if (state_ == state::reading) {
     auto limit = st_->request_timeout;
     if (reader_.at() != request_reader::phase::body)
@@ -297,6 +298,10 @@ void connection::route(request& req) {
     finish(problem_reply(problem::not_implemented));
     return;
   }
+  if (auto proto = sqs::detect(req)) {
+    serve_sqs(req, *proto);
+    return;
+  }
   auto m = match_route(req.method, req.path);
   if (m.result == route_match::outcome::no_path) {
     finish(not_found_reply());
@@ -392,7 +397,50 @@ void connection::serve_call(const request& req, const route_match& m) {
     if (call->kind == op::list_queues)
       call->visible = std::move(who);
   }
-  dispatch(std::move(*call));
+  dispatch(std::move(*call), problem_reply(problem::unavailable));
+}
+
+/// Serves an SQS request: parsed into its call, its signature checked when
+/// access control is on (see sigv4.hpp), then on to a bridge.
+void connection::serve_sqs(const request& req, sqs::protocol proto) {
+  auto parsed = sqs::parse(req, proto, st_->sqs, st_->limits);
+  auto call = std::get_if<sqs::call>(&parsed);
+  if (!call) {
+    finish(std::get<reply>(parsed));
+    return;
+  }
+  auto refuse = [&](sqs::code what, std::string message) {
+    finish(sqs::error_reply(proto, call->request_id,
+                            {what, std::move(message)}));
+  };
+  if (auto tokens = std::atomic_load(&st_->tokens)) {
+    auto who = sigv4::verify(*tokens, req, std::chrono::system_clock::now());
+    if (!who.token) {
+      refuse(who.failure, who.message);
+      return;
+    }
+    auto grant = sqs::needed_grant(call->act);
+    if (grant && !who.token->allows(*grant, call->queue)) {
+      refuse(sqs::code::access_denied,
+             "The token holds no " + std::string{auth::name_of(*grant)}
+               + " grant on this queue.");
+      return;
+    }
+    auto dlq = call->attributes.dead_letter_queue;
+    if ((call->attribute_fields & attribute_field::dead_letter_queue) != 0
+        && !dlq.empty() && !who.token->allows(auth::action::send, dlq)) {
+      refuse(sqs::code::access_denied,
+             "The token holds no send grant on the dead-letter queue.");
+      return;
+    }
+    if (call->act == sqs::action::list_queues)
+      call->visible = std::shared_ptr<const auth::grants>{tokens, who.token};
+  }
+  auto unavailable = sqs::error_reply(
+    proto, call->request_id,
+    {sqs::code::service_unavailable,
+     "The queue did not answer in time; try again later."});
+  dispatch(std::move(*call), std::move(unavailable));
 }
 
 /// Answers a CORS preflight as Express' cors() does.
@@ -414,8 +462,10 @@ void connection::preflight(const request& req) {
 /// first. The state changes once the message is sent (the bridge's
 /// respond() waits for the mutex held here): if sending throws, serve()
 /// still answers 500, and the responder's end uncounts the request.
-void connection::dispatch(api_call call) {
+template <class Call>
+void connection::dispatch(Call call, reply unavailable) {
   auto wait = backstop(call, st_->actor_timeout, st_->receive_margin);
+  unavailable_ = std::move(unavailable);
   responder r{std::make_shared<const dispatched_request>(shared_from_this(),
                                                          ++request_)};
   counted_.store(request_, std::memory_order_release);

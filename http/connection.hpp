@@ -14,6 +14,7 @@
 
 #include "api.hpp"
 #include "json_api.hpp"
+#include "sqs.hpp"
 #include "tls.hpp"
 #include "wire.hpp"
 
@@ -52,6 +53,8 @@ struct shared_state {
   size_t max_body_bytes = 0;
   /// Limits of the API.
   api_limits limits;
+  /// Where SQS's queue URLs and ARNs point.
+  sqs::settings sqs;
   /// False while the store fails; null: no store.
   std::shared_ptr<const std::atomic<bool>> storage_healthy;
   /// The tokens in force (--auth-file); null: access control off. A
@@ -208,8 +211,10 @@ private:
   bool refuse_early();
   void route(request& req);
   void serve_call(const request& req, const route_match& m);
+  void serve_sqs(const request& req, sqs::protocol proto);
   void preflight(const request& req);
-  void dispatch(api_call call);
+  template <class Call>
+  void dispatch(Call call, reply unavailable);
   bool answer(const reply& r);
   void finish(const reply& r, std::string_view extra_headers = {});
   void serve_read_ahead();
@@ -239,6 +244,8 @@ private:
   /// stops waiting for its answer.
   uint64_t request_ = 0;
   clock_type::time_point deadline_;
+  /// The 503 of the request dispatched last, in its API's shape.
+  reply unavailable_{503, {}};
   /// The request counted in shared_state::in_flight; 0: none.
   std::atomic<uint64_t> counted_{0};
   /// The request whose responder went unanswered; 0: none.

@@ -63,7 +63,8 @@ int hex_value(char c) {
   return -1;
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component.
+} // namespace
+
 std::optional<std::string> form_decode(std::string_view x) {
   std::string out;
   out.reserve(x.size());
@@ -85,6 +86,8 @@ std::optional<std::string> form_decode(std::string_view x) {
   }
   return out;
 }
+
+namespace {
 
 std::variant<payload, problem> from_form(std::string_view body) {
   while (!body.empty()) {

@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
   scfg.auth_file = opts.auth_file;
   scfg.tokens = opts.tokens;
   scfg.tls = opts.tls;
+  scfg.sqs = opts.sqs;
   scfg.on_failure = on_failure;
   http::server srv{sys, registry, scfg};
   try {

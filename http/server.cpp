@@ -17,6 +17,7 @@
 #include "actormq/log.hpp"
 #include "auth.hpp"
 #include "bridge.hpp"
+#include "sqs_actions.hpp"
 #include "connection.hpp"
 #include "transport.hpp"
 
@@ -123,6 +124,7 @@ void server::start() {
   d.st->limits.defaults = d.cfg.defaults;
   d.st->storage_healthy = d.cfg.storage_healthy;
   d.st->limits.max_message_bytes = d.cfg.max_message_bytes;
+  d.st->sqs = d.cfg.sqs;
   d.st->header_timeout = d.cfg.header_timeout;
   d.st->request_timeout = d.cfg.request_timeout;
   d.st->idle_timeout = d.cfg.idle_timeout;
@@ -135,7 +137,7 @@ void server::start() {
   d.supervisor = detail::spawn_bridges(
     d.sys, d.st,
     detail::bridge_config{d.registry, d.cfg.actor_timeout,
-                          d.cfg.receive_margin},
+                          d.cfg.receive_margin, detail::make_sqs_state()},
     d.cfg.threads);
   watch(caf::actor_cast<caf::strong_actor_ptr>(d.supervisor),
         "the bridges' supervisor",

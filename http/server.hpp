@@ -12,6 +12,7 @@
 #include <caf/fwd.hpp>
 
 #include "actormq/actors.hpp"
+#include "sqs.hpp"
 #include "tls.hpp"
 
 namespace actormq::http {
@@ -61,6 +62,8 @@ struct server_config {
   /// Null: the port speaks plain HTTP. Else HTTPS only, with this context
   /// (reload() loads its files again).
   std::shared_ptr<const tls_context> tls;
+  /// Where SQS's queue URLs and ARNs point.
+  sqs::settings sqs;
   /// Called (on an actor's thread) if the actor that replaces the bridges
   /// ends with a failure: from then on a bridge that ends stays gone, and
   /// the requests it would take hang until their backstop. A service

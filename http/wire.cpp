@@ -353,14 +353,23 @@ struct request_reader::impl {
         current.cors_request_headers = value;
       else if (iequals(field, "expect"))
         expect_continue = iequals(value, "100-continue");
-      else if (iequals(field, "host"))
+      else if (iequals(field, "host")) {
         host_valid = ++hosts == 1 && valid_host(value);
+        current.host = value;
+      } else if (iequals(field, "x-amz-target"))
+        current.amz_target = value;
       else if (iequals(field, "authorization"))
         current.authorization = ++authorizations == 1 ? value : std::string{};
       else if (iequals(field, "transfer-encoding"))
         chunked_only = ++transfer_encodings == 1 && iequals(value, "chunked");
       if (!all_tchars(field) || !valid_field_value(value))
         head_error = problem::malformed_request;
+      for (char c : field)
+        current.headers += static_cast<char>(
+          std::tolower(static_cast<unsigned char>(c)));
+      current.headers += ':';
+      current.headers += value;
+      current.headers += '\n';
     }
     field.clear();
     value.clear();

@@ -30,6 +30,14 @@ struct request {
   std::string cors_request_headers;
   /// The Authorization header; empty if absent or sent more than once.
   std::string authorization;
+  /// The Host header (empty if absent).
+  std::string host;
+  /// The X-Amz-Target header of an SQS request in AWS JSON (empty if
+  /// absent).
+  std::string amz_target;
+  /// Every header, one `name:value\n` line each with the name in lower
+  /// case, in the order sent: what an AWS signature signs.
+  std::string headers;
   /// The body, de-chunked.
   std::string body;
   /// Whether the connection may serve another request afterwards.

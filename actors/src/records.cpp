@@ -79,6 +79,12 @@ public:
   writer& field(bool x) {
     return num(static_cast<uint8_t>(x ? 1 : 0));
   }
+  writer& field(const std::map<std::string, std::string>& xs) {
+    num(static_cast<uint32_t>(xs.size()));
+    for (auto& [k, v] : xs)
+      str(k).str(v);
+    return *this;
+  }
   template <class T>
   writer& field(T x) {
     return num(x);
@@ -154,6 +160,22 @@ public:
     if (num(n).error_.empty() && n > 1)
       fail("a flag other than 0 or 1");
     x = n == 1;
+    return *this;
+  }
+  reader& field(std::map<std::string, std::string>& xs) {
+    uint32_t n = 0;
+    if (!num(n).error_.empty())
+      return *this;
+    if (n > max_tags) {
+      fail("more than " + std::to_string(max_tags) + " tags");
+      return *this;
+    }
+    for (uint32_t i = 0; i < n && error_.empty(); ++i) {
+      std::string k;
+      std::string v;
+      str(k).str(v);
+      xs[std::move(k)] = std::move(v);
+    }
     return *this;
   }
   template <class T>

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -167,7 +168,18 @@ struct queue_attributes {
   bool fifo = false;
   /// A message without a dedup_id is deduplicated by its body's SHA-256.
   bool content_dedup = false;
+  /// Labels of the queue's owner (SQS's queue tags; at most max_tags).
+  std::map<std::string, std::string> tags;
 };
+
+/// The most tags a queue may have (as SQS's).
+constexpr size_t max_tags = 50;
+
+/// Whether a tag's key is 1-128 characters and its value at most 256 (as
+/// SQS's).
+inline bool valid_tag(std::string_view key, std::string_view value) {
+  return !key.empty() && key.size() <= 128 && value.size() <= 256;
+}
 
 /// One bit per field of queue_attributes, in the order declared: which
 /// fields a change names (see patch_attributes).
@@ -182,8 +194,9 @@ constexpr uint32_t max_message_bytes = 1u << 6;
 constexpr uint32_t receive_wait = 1u << 7;
 constexpr uint32_t fifo = 1u << 8;
 constexpr uint32_t content_dedup = 1u << 9;
+constexpr uint32_t tags = 1u << 10;
 /// Every field.
-constexpr uint32_t all = (1u << 10) - 1;
+constexpr uint32_t all = (1u << 11) - 1;
 } // namespace attribute_field
 
 /// What one field of queue_attributes is: every place that reads, writes
@@ -202,6 +215,13 @@ struct attribute_def {
   /// duration; unused for text and flags).
   double lo;
   double hi;
+  /// Its name among SQS's queue attributes; null: SQS has none of its own
+  /// (max_deliveries and dead_letter_queue are SQS's RedrivePolicy).
+  const char* sqs = nullptr;
+  /// The range SQS documents for it (seconds, bytes), which the SQS API
+  /// applies.
+  double sqs_lo = 0;
+  double sqs_hi = 0;
 };
 
 /// Every field of queue_attributes, in the order declared.
@@ -209,33 +229,41 @@ inline constexpr auto attribute_list = std::make_tuple(
   attribute_def<caf::timespan>{attribute_field::visibility,
                                "visibility_seconds",
                                &queue_attributes::visibility, 1, 0.001,
-                               12 * 3600},
+                               12 * 3600, "VisibilityTimeout", 0, 12 * 3600},
   attribute_def<uint32_t>{attribute_field::max_deliveries, "max_deliveries",
                           &queue_attributes::max_deliveries, 1, 0, 1000},
   attribute_def<std::string>{attribute_field::dead_letter_queue,
                              "dead_letter_queue",
                              &queue_attributes::dead_letter_queue, 1, 0, 80},
   attribute_def<caf::timespan>{attribute_field::delay, "delay_seconds",
-                               &queue_attributes::delay, 1, 0, 12 * 3600},
+                               &queue_attributes::delay, 1, 0, 12 * 3600,
+                               "DelaySeconds", 0, 900},
   attribute_def<caf::timespan>{attribute_field::retention,
                                "retention_seconds",
                                &queue_attributes::retention, 1, 0,
-                               14 * 24 * 3600},
+                               14 * 24 * 3600, "MessageRetentionPeriod",
+                               60, 14 * 24 * 3600},
   attribute_def<uint64_t>{attribute_field::max_depth, "max_depth",
                           &queue_attributes::max_depth, 1, 0,
                           double(std::numeric_limits<int64_t>::max())},
   attribute_def<uint64_t>{attribute_field::max_message_bytes,
                           "max_message_bytes",
                           &queue_attributes::max_message_bytes, 1, 1,
-                          double(std::numeric_limits<int64_t>::max())},
+                          double(std::numeric_limits<int64_t>::max()),
+                          "MaximumMessageSize", 1024, 1024 * 1024},
   attribute_def<caf::timespan>{attribute_field::receive_wait,
                                "receive_wait_seconds",
                                &queue_attributes::receive_wait, 2, 0,
+                               max_receive_wait.count(),
+                               "ReceiveMessageWaitTimeSeconds", 0,
                                max_receive_wait.count()},
   attribute_def<bool>{attribute_field::fifo, "fifo", &queue_attributes::fifo,
-                      2, 0, 1},
+                      2, 0, 1, "FifoQueue", 0, 1},
   attribute_def<bool>{attribute_field::content_dedup, "content_dedup",
-                      &queue_attributes::content_dedup, 2, 0, 1});
+                      &queue_attributes::content_dedup, 2, 0, 1,
+                      "ContentBasedDeduplication", 0, 1},
+  attribute_def<std::map<std::string, std::string>>{
+    attribute_field::tags, "tags", &queue_attributes::tags, 3, 0, max_tags});
 
 /// Calls `f` with each attribute_def of attribute_list, in order.
 template <class F>
@@ -277,6 +305,64 @@ struct queue_stats {
   /// Age of the oldest ready message; 0 if none.
   caf::timespan oldest_ready_age = caf::timespan{0};
 };
+
+/// What one counter of queue_stats is: the native API's JSON, the
+/// Prometheus metrics, SQS's queue attributes and CAF's inspection walk
+/// stat_list, so a counter is named once.
+template <class T>
+struct stat_def {
+  T queue_stats::*member;
+  /// Its name in the native API's JSON.
+  const char* name;
+  /// Its Prometheus metric: name, type ("gauge" or "counter") and help.
+  const char* metric;
+  const char* metric_type;
+  const char* help;
+  /// Its name among SQS's queue attributes; null: none.
+  const char* sqs = nullptr;
+};
+
+/// Every counter of queue_stats, in the order declared.
+inline constexpr auto stat_list = std::make_tuple(
+  stat_def<uint64_t>{&queue_stats::ready, "ready", "actormq_messages_ready",
+                     "gauge",
+                     "Messages ready (in a FIFO queue, held behind their "
+                     "group too).",
+                     "ApproximateNumberOfMessages"},
+  stat_def<uint64_t>{&queue_stats::delayed, "delayed",
+                     "actormq_messages_delayed", "gauge",
+                     "Messages waiting for their delay.",
+                     "ApproximateNumberOfMessagesDelayed"},
+  stat_def<uint64_t>{&queue_stats::in_flight, "in_flight",
+                     "actormq_messages_in_flight", "gauge",
+                     "Messages leased, not acked.",
+                     "ApproximateNumberOfMessagesNotVisible"},
+  stat_def<uint64_t>{&queue_stats::bytes, "bytes", "actormq_message_bytes",
+                     "gauge", "Bytes of message bodies held."},
+  stat_def<uint64_t>{&queue_stats::enqueued, "enqueued",
+                     "actormq_enqueued_total", "counter",
+                     "Messages accepted."},
+  stat_def<uint64_t>{&queue_stats::acked, "acked", "actormq_acked_total",
+                     "counter", "Messages acked."},
+  stat_def<uint64_t>{&queue_stats::redelivered, "redelivered",
+                     "actormq_redelivered_total", "counter",
+                     "Leases that ended without an ack."},
+  stat_def<uint64_t>{&queue_stats::dead_lettered, "dead_lettered",
+                     "actormq_dead_lettered_total", "counter",
+                     "Messages that reached max_deliveries."},
+  stat_def<uint64_t>{&queue_stats::expired, "expired",
+                     "actormq_expired_total", "counter",
+                     "Messages removed by retention."},
+  stat_def<caf::timespan>{&queue_stats::oldest_ready_age,
+                          "oldest_ready_age_seconds",
+                          "actormq_oldest_ready_age_seconds", "gauge",
+                          "Age of the oldest ready message."});
+
+/// Calls `f` with each stat_def of stat_list, in order.
+template <class F>
+void each_stat(F&& f) {
+  std::apply([&](const auto&... def) { (f(def), ...); }, stat_list);
+}
 
 /// @relates message_attribute
 template <class Inspector>
@@ -334,9 +420,12 @@ typename Inspector::result_type inspect(Inspector& f, queue_attributes& x) {
 /// @relates queue_stats
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_stats& x) {
-  return f(caf::meta::type_name("actormq::queue_stats"), x.ready, x.delayed,
-           x.in_flight, x.bytes, x.enqueued, x.acked, x.redelivered,
-           x.dead_lettered, x.expired, x.oldest_ready_age);
+  return std::apply(
+    [&](const auto&... def) {
+      return f(caf::meta::type_name("actormq::queue_stats"),
+               (x.*def.member)...);
+    },
+    stat_list);
 }
 
 } // namespace actormq

@@ -40,8 +40,8 @@ inline constexpr std::string_view format = "actormq/1";
 /// The version of the records this build writes (the first byte of each
 /// value); it reads every version from 1 on. Version 2 added the message
 /// group, attributes, dedup id and first receive, and the queue attributes
-/// whose attribute_def says `since` 2.
-inline constexpr uint8_t current_version = 2;
+/// whose attribute_def says `since` 2; version 3 the queue's tags.
+inline constexpr uint8_t current_version = 3;
 
 /// Returns the key of the format marker.
 std::string format_key();

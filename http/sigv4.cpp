@@ -1,0 +1,290 @@
+#include "sigv4.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "text.hpp"
+
+namespace actormq::http::sigv4 {
+
+namespace {
+
+constexpr std::string_view algorithm = "AWS4-HMAC-SHA256";
+
+std::string hex(const unsigned char* p, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 0xF];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view x) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned size = 0;
+  EVP_Digest(x.data(), x.size(), out, &size, EVP_sha256(), nullptr);
+  return hex(out, size);
+}
+
+std::string hmac(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
+       &size);
+  return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+std::string_view trim(std::string_view x) {
+  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
+    x.remove_prefix(1);
+  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
+    x.remove_suffix(1);
+  return x;
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters (and '/' if
+/// `keep_slash`), as SigV4's canonical form does.
+std::string uri_encode(std::string_view x, bool keep_slash) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : x) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~'
+        || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 0xF];
+    }
+  }
+  return out;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Decodes %-escapes ('+' stays '+'); a bad escape stays as it is.
+std::string percent_decode(std::string_view x) {
+  std::string out;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '%' && i + 2 < x.size() && hex_digit(x[i + 1]) >= 0
+        && hex_digit(x[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(x[i + 1]) * 16 + hex_digit(x[i + 2]));
+      i += 2;
+    } else {
+      out += x[i];
+    }
+  }
+  return out;
+}
+
+/// The canonical query: each parameter decoded and encoded again, sorted.
+std::string canonical_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> xs;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto field = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{}
+                                          : query.substr(amp + 1);
+    if (field.empty())
+      continue;
+    auto eq = field.find('=');
+    auto value = eq == std::string_view::npos ? std::string_view{}
+                                              : field.substr(eq + 1);
+    xs.emplace_back(uri_encode(percent_decode(field.substr(0, eq)), false),
+                    uri_encode(percent_decode(value), false));
+  }
+  std::sort(xs.begin(), xs.end());
+  std::string out;
+  for (auto& [k, v] : xs) {
+    if (!out.empty())
+      out += '&';
+    out += k;
+    out += '=';
+    out += v;
+  }
+  return out;
+}
+
+/// The values of header `name` in `headers` (see request::headers),
+/// trimmed, inner runs of spaces made one, joined by ','; nothing if it
+/// is absent.
+std::optional<std::string> header(std::string_view headers,
+                                  std::string_view name) {
+  std::optional<std::string> out;
+  while (!headers.empty()) {
+    auto nl = headers.find('\n');
+    auto line = headers.substr(0, nl);
+    headers = nl == std::string_view::npos ? std::string_view{}
+                                           : headers.substr(nl + 1);
+    auto colon = line.find(':');
+    if (line.substr(0, colon) != name)
+      continue;
+    auto value = trim(line.substr(colon + 1));
+    std::string v;
+    for (auto c : value)
+      if (c != ' ' || v.empty() || v.back() != ' ')
+        v += c;
+    if (out)
+      *out += ',' + v;
+    else
+      out = std::move(v);
+  }
+  return out;
+}
+
+/// Reads `YYYYMMDDTHHMMSSZ`.
+std::optional<std::chrono::system_clock::time_point>
+parse_amz_date(std::string_view x) {
+  if (x.size() != 16 || x[8] != 'T' || x[15] != 'Z')
+    return std::nullopt;
+  auto num = [&](size_t at, size_t n, int& out) {
+    out = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (x[i] < '0' || x[i] > '9')
+        return false;
+      out = out * 10 + (x[i] - '0');
+    }
+    return true;
+  };
+  std::tm tm{};
+  int year, month;
+  if (!num(0, 4, year) || !num(4, 2, month) || !num(6, 2, tm.tm_mday)
+      || !num(9, 2, tm.tm_hour) || !num(11, 2, tm.tm_min)
+      || !num(13, 2, tm.tm_sec) || month < 1 || month > 12
+      || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23
+      || tm.tm_min > 59 || tm.tm_sec > 60)
+    return std::nullopt;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+verdict refuse(sqs::code what, std::string message) {
+  return verdict{nullptr, what, std::move(message)};
+}
+
+} // namespace
+
+verdict verify(const auth::token_set& tokens, const request& req,
+               std::chrono::system_clock::time_point now) {
+  std::string_view auth = trim(req.authorization);
+  if (auth.empty())
+    return refuse(sqs::code::missing_authentication_token,
+                  "Request is missing Authentication Token");
+  if (auth.substr(0, algorithm.size()) != algorithm)
+    return refuse(sqs::code::incomplete_signature,
+                  "The request must be signed with AWS4-HMAC-SHA256.");
+  auth.remove_prefix(algorithm.size());
+  std::string_view credential, signed_headers, signature;
+  while (!auth.empty()) {
+    auto comma = auth.find(',');
+    auto part = trim(auth.substr(0, comma));
+    auth = comma == std::string_view::npos ? std::string_view{}
+                                           : auth.substr(comma + 1);
+    auto eq = part.find('=');
+    auto key = part.substr(0, eq);
+    auto value = eq == std::string_view::npos ? std::string_view{}
+                                              : part.substr(eq + 1);
+    if (key == "Credential")
+      credential = value;
+    else if (key == "SignedHeaders")
+      signed_headers = value;
+    else if (key == "Signature")
+      signature = value;
+  }
+  // Credential: KEY/DATE/REGION/SERVICE/aws4_request.
+  auto slash = credential.find('/');
+  auto key_id = credential.substr(0, std::min(slash, credential.size()));
+  auto scope = slash == std::string_view::npos ? std::string_view{}
+                                               : credential.substr(slash + 1);
+  auto amz_date = header(req.headers, "x-amz-date");
+  if (key_id.empty() || scope.size() < 22 || signed_headers.empty()
+      || signature.size() != 64 || !amz_date
+      || scope.substr(scope.size() - 13) != "/aws4_request")
+    return refuse(sqs::code::incomplete_signature,
+                  "The Authorization header must name Credential, "
+                  "SignedHeaders and Signature, and the request must carry "
+                  "X-Amz-Date.");
+  auto signer = tokens.signer_named(key_id);
+  if (!signer)
+    return refuse(sqs::code::invalid_client_token_id,
+                  "The security token included in the request is invalid.");
+  auto when = parse_amz_date(*amz_date);
+  if (!when || scope.substr(0, 8) != std::string_view{*amz_date}.substr(0, 8))
+    return refuse(sqs::code::incomplete_signature,
+                  "X-Amz-Date must be YYYYMMDDTHHMMSSZ, on the date of the "
+                  "credential scope.");
+  if (*when > now + max_skew || *when < now - max_skew)
+    return refuse(sqs::code::request_expired,
+                  "Signature expired: the request's time is more than 15 "
+                  "minutes from the server's.");
+  std::string canonical;
+  canonical += req.method == verb::get    ? "GET"
+               : req.method == verb::post ? "POST"
+               : req.method == verb::put  ? "PUT"
+               : req.method == verb::del  ? "DELETE"
+               : req.method == verb::head ? "HEAD"
+                                          : "OPTIONS";
+  canonical += '\n';
+  canonical += uri_encode(req.path, true);
+  canonical += '\n';
+  canonical += canonical_query(req.query);
+  canonical += '\n';
+  for (auto rest = signed_headers; !rest.empty();) {
+    auto semi = rest.find(';');
+    auto name = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view{}
+                                          : rest.substr(semi + 1);
+    canonical += name;
+    canonical += ':';
+    canonical += header(req.headers, name).value_or(std::string{});
+    canonical += '\n';
+  }
+  canonical += '\n';
+  canonical += signed_headers;
+  canonical += '\n';
+  canonical += sha256_hex(req.body);
+  std::string to_sign{algorithm};
+  to_sign += '\n';
+  to_sign += *amz_date;
+  to_sign += '\n';
+  to_sign += scope;
+  to_sign += '\n';
+  to_sign += sha256_hex(canonical);
+  // The key: HMACs of the scope's parts, from "AWS4" and the secret.
+  auto key = "AWS4" + signer->secret;
+  for (auto rest = scope; !rest.empty();) {
+    auto s = rest.find('/');
+    key = hmac(key, rest.substr(0, s));
+    rest = s == std::string_view::npos ? std::string_view{}
+                                       : rest.substr(s + 1);
+  }
+  auto expected = hex(
+    reinterpret_cast<const unsigned char*>(hmac(key, to_sign).data()), 32);
+  if (CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) != 0)
+    return refuse(sqs::code::signature_does_not_match,
+                  "The request signature we calculated does not match the "
+                  "signature you provided.");
+  return verdict{signer->token, {}, {}};
+}
+
+} // namespace actormq::http::sigv4
