@@ -27,32 +27,35 @@ using nlohmann::ordered_json;
 struct action_def {
   action act;
   const char* name;
+  /// Whether a result comes back (Query: a <NameResult> element, maybe
+  /// empty).
+  bool output;
 };
 
 constexpr action_def actions[] = {
-  {action::create_queue, "CreateQueue"},
-  {action::get_queue_url, "GetQueueUrl"},
-  {action::list_queues, "ListQueues"},
-  {action::delete_queue, "DeleteQueue"},
-  {action::purge_queue, "PurgeQueue"},
-  {action::get_queue_attributes, "GetQueueAttributes"},
-  {action::set_queue_attributes, "SetQueueAttributes"},
-  {action::send_message, "SendMessage"},
-  {action::send_message_batch, "SendMessageBatch"},
-  {action::receive_message, "ReceiveMessage"},
-  {action::delete_message, "DeleteMessage"},
-  {action::delete_message_batch, "DeleteMessageBatch"},
-  {action::change_message_visibility, "ChangeMessageVisibility"},
-  {action::change_message_visibility_batch, "ChangeMessageVisibilityBatch"},
-  {action::list_dead_letter_source_queues, "ListDeadLetterSourceQueues"},
-  {action::tag_queue, "TagQueue"},
-  {action::untag_queue, "UntagQueue"},
-  {action::list_queue_tags, "ListQueueTags"},
-  {action::start_message_move_task, "StartMessageMoveTask"},
-  {action::cancel_message_move_task, "CancelMessageMoveTask"},
-  {action::list_message_move_tasks, "ListMessageMoveTasks"},
-  {action::add_permission, "AddPermission"},
-  {action::remove_permission, "RemovePermission"},
+  {action::create_queue, "CreateQueue", true},
+  {action::get_queue_url, "GetQueueUrl", true},
+  {action::list_queues, "ListQueues", true},
+  {action::delete_queue, "DeleteQueue", false},
+  {action::purge_queue, "PurgeQueue", false},
+  {action::get_queue_attributes, "GetQueueAttributes", true},
+  {action::set_queue_attributes, "SetQueueAttributes", false},
+  {action::send_message, "SendMessage", true},
+  {action::send_message_batch, "SendMessageBatch", true},
+  {action::receive_message, "ReceiveMessage", true},
+  {action::delete_message, "DeleteMessage", false},
+  {action::delete_message_batch, "DeleteMessageBatch", true},
+  {action::change_message_visibility, "ChangeMessageVisibility", false},
+  {action::change_message_visibility_batch, "ChangeMessageVisibilityBatch", true},
+  {action::list_dead_letter_source_queues, "ListDeadLetterSourceQueues", true},
+  {action::tag_queue, "TagQueue", false},
+  {action::untag_queue, "UntagQueue", false},
+  {action::list_queue_tags, "ListQueueTags", true},
+  {action::start_message_move_task, "StartMessageMoveTask", true},
+  {action::cancel_message_move_task, "CancelMessageMoveTask", true},
+  {action::list_message_move_tasks, "ListMessageMoveTasks", true},
+  {action::add_permission, "AddPermission", false},
+  {action::remove_permission, "RemovePermission", false},
 };
 
 std::optional<action> action_named(std::string_view name) {
@@ -130,9 +133,14 @@ public:
     // nop
   }
 
+  /// The parameter `name`; null if absent. Query writes an empty list or
+  /// map as its name with an empty value: that is absent too.
   const json* get(const char* name) const {
     auto i = obj_.find(name);
-    return i == obj_.end() || i->is_null() ? nullptr : &*i;
+    if (i == obj_.end() || i->is_null()
+        || (i->is_string() && i->get_ref<const std::string&>().empty()))
+      return nullptr;
+    return &*i;
   }
 
   /// A string; `out` unchanged if absent.
@@ -1238,7 +1246,7 @@ reply result_reply(const call& c, const ordered_json& result) {
   out += "Response xmlns=\"";
   out += xml_namespace;
   out += "\">";
-  if (!result.empty()) {
+  if (actions[static_cast<size_t>(c.act)].output) {
     auto tag = std::string{act} + "Result";
     xml_open(out, tag);
     xml_members(out, result, act);

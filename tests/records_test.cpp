@@ -74,6 +74,7 @@ TEST_CASE("a queue record reads back as written") {
   q.attributes.receive_wait = std::chrono::seconds{20};
   q.attributes.fifo = true;
   q.attributes.content_dedup = true;
+  q.attributes.tags = {{"team", "a"}, {"env", ""}};
   auto x = decoded_as<queue_record>(queue_key(q.name), encode(q));
   CHECK(x.name == q.name);
   CHECK(x.incarnation == 9);
@@ -87,6 +88,8 @@ TEST_CASE("a queue record reads back as written") {
   CHECK(x.attributes.receive_wait == std::chrono::seconds{20});
   CHECK(x.attributes.fifo);
   CHECK(x.attributes.content_dedup);
+  CHECK(x.attributes.tags
+        == std::map<std::string, std::string>{{"env", ""}, {"team", "a"}});
 }
 
 TEST_CASE("records of version 1 are still read") {
@@ -107,13 +110,22 @@ TEST_CASE("records of version 1 are still read") {
   queue_record q{"a", 3, {}};
   q.attributes.max_depth = 77;
   auto qv = encode(q);
-  qv.resize(qv.size() - 8 - 1 - 1);
+  // Its receive wait, fifo and content_dedup flags, and tag count.
+  qv.resize(qv.size() - 8 - 1 - 1 - 4);
   qv[0] = 1;
   auto y = decoded_as<queue_record>(queue_key("a"), qv);
   CHECK(y.incarnation == 3);
   CHECK(y.attributes.max_depth == 77);
   CHECK(y.attributes.receive_wait == caf::timespan{0});
   CHECK_FALSE(y.attributes.fifo);
+  // Version 2 had no tags.
+  q.attributes.fifo = true;
+  auto v2 = encode(q);
+  v2.resize(v2.size() - 4);
+  v2[0] = 2;
+  auto z = decoded_as<queue_record>(queue_key("a"), v2);
+  CHECK(z.attributes.fifo);
+  CHECK(z.attributes.tags.empty());
   // A version 1 record with version 2's fields has bytes left over.
   auto long_one = encode(q);
   long_one[0] = 1;
@@ -188,8 +200,15 @@ TEST_CASE("malformed records are reported, not trusted") {
   }
   SECTION("a flag other than 0 or 1") {
     auto q = encode(queue_record{"a", 1, {}});
-    q[q.size() - 2] = 2;
+    // The fifo flag, before content_dedup's flag and the tag count.
+    q[q.size() - 4 - 2] = 2;
     CHECK(decode(queue_key("a"), q).error == "a flag other than 0 or 1");
+  }
+  SECTION("more tags than a queue may have") {
+    queue_record q{"a", 1, {}};
+    for (size_t i = 0; i <= max_tags; ++i)
+      q.attributes.tags["k" + std::to_string(i)] = "v";
+    CHECK(decode(queue_key("a"), encode(q)).error == "more than 50 tags");
   }
   SECTION("a negative duration") {
     auto q = encode(queue_record{"a", 1, {}});
