@@ -421,14 +421,13 @@ bool has_param(std::string_view x, std::string_view name) {
   return false;
 }
 
-/// The queue a URL names: its last path segment.
+/// The queue a URL names: its last path segment (a bare name is taken
+/// as it is).
 std::optional<std::string> name_of_url(std::string_view url) {
   while (!url.empty() && url.back() == '/')
     url.remove_suffix(1);
   auto slash = url.rfind('/');
-  if (slash == std::string_view::npos)
-    return std::nullopt;
-  auto name = url.substr(slash + 1);
+  auto name = slash == std::string_view::npos ? url : url.substr(slash + 1);
   if (!valid_queue_name(name))
     return std::nullopt;
   return std::string{name};

@@ -880,6 +880,30 @@ TEST_CASE_METHOD(silent_fixture, "an actor that never answers gets a 503") {
         milliseconds{1250}, milliseconds{4500});
 }
 
+TEST_CASE_METHOD(silent_fixture,
+                 "an SQS request the actors never answer gets SQS's 503") {
+  test::http_client c{port()};
+  // In the client's protocol: JSON with x-amzn-query-error, or Query's XML.
+  c.send("POST", "/", R"({"QueueUrl":"http://h/000000000000/q"})",
+         "X-Amz-Target: AmazonSQS.PurgeQueue\r\n"
+         "Content-Type: application/x-amz-json-1.0\r\n");
+  auto r = c.read_response();
+  CHECK(r.status == 503);
+  CHECK(r.body.find("com.amazonaws.sqs#ServiceUnavailable")
+        != std::string::npos);
+  CHECK(r.header("x-amzn-query-error") == "ServiceUnavailable;Receiver");
+  CHECK(r.header("retry-after") == "1");
+  auto t0 = test_clock::now();
+  c.send("POST", "/000000000000/q",
+         "Action=ReceiveMessage&WaitTimeSeconds=1",
+         "Content-Type: application/x-www-form-urlencoded\r\n");
+  auto q = c.read_response();
+  CHECK(q.status == 503);
+  CHECK(q.body.find("<Code>ServiceUnavailable</Code>") != std::string::npos);
+  // A receive waits its long poll plus the margin.
+  CHECK(since(t0) >= milliseconds{1250});
+}
+
 TEST_CASE("a request its bridge drops unanswered stops counting in flight") {
   // The backstop is far off: only the responder's end can uncount it.
   silent_server s{std::chrono::seconds{30}};
