@@ -7,7 +7,8 @@
 # Targets: record_decoder (stored records), http_reader (the HTTP request
 # reader, at once against byte by byte), request_body (the body and query of
 # every route: JSON, form and other types), auth_file (the --auth-file parser
-# and its glob matcher).
+# and its glob matcher), sqs_request (SQS requests of every action in both
+# protocols, and SigV4's Authorization header).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps clang libclang-rt-14-dev
@@ -15,7 +16,7 @@ seconds="${1:-180}"
 shift || true
 targets=("$@")
 if (( ${#targets[@]} == 0 )); then
-  targets=(record_decoder http_reader request_body auth_file)
+  targets=(record_decoder http_reader request_body auth_file sqs_request)
 fi
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I actors/include -I http)
@@ -32,6 +33,11 @@ for target in "${targets[@]}"; do
       libs=(-lcaf_core -lcrypto); max_len=8192 ;;
     auth_file)
       sources=(http/auth.cpp); libs=(-lcrypto); max_len=4096 ;;
+    sqs_request)
+      sources=(http/sqs.cpp http/sigv4.cpp http/attributes.cpp
+               http/json_api.cpp http/auth.cpp actors/src/errors.cpp
+               actors/src/log.cpp)
+      libs=(-lcaf_core -lcrypto); max_len=8192 ;;
     *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
   esac
   clang++ "${flags[@]}" "${sources[@]}" "fuzz/$target.cpp" "${libs[@]}" \
