@@ -321,7 +321,8 @@ json unflatten(const flat& xs) {
   }
   for (auto& [rule, by_index] : grouped) {
     auto& dest = out[rule->member];
-    for (auto& [n, fields] : by_index) {
+    for (auto& numbered : by_index) {
+      auto& fields = numbered.second;
       auto field = [&](std::string_view name) -> const std::string* {
         for (auto& [k, v] : fields)
           if (k == name)
@@ -606,7 +607,9 @@ bool read_attributes(params& p, call& c) {
   std::vector<std::pair<std::string, std::string>> xs;
   if (!p.string_map("Attributes", xs))
     return false;
-  for (auto& [name, value] : xs) {
+  for (auto& x : xs) {
+    auto& name = x.first;
+    auto& value = x.second;
     if (name == "RedrivePolicy") {
       std::string why;
       if (!read_redrive(value, c.attributes, why))
