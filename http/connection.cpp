@@ -435,6 +435,7 @@ void connection::serve_sqs(const request& req, sqs::protocol proto) {
     }
     if (call->act == sqs::action::list_queues)
       call->visible = std::shared_ptr<const auth::grants>{tokens, who.token};
+    call->sender = who.sender;
   }
   auto unavailable = sqs::error_reply(
     proto, call->request_id,

@@ -179,7 +179,7 @@ parse_amz_date(std::string_view x) {
 }
 
 verdict refuse(sqs::code what, std::string message) {
-  return verdict{nullptr, what, std::move(message)};
+  return verdict{nullptr, {}, what, std::move(message)};
 }
 
 } // namespace
@@ -284,7 +284,7 @@ verdict verify(const auth::token_set& tokens, const request& req,
     return refuse(sqs::code::signature_does_not_match,
                   "The request signature we calculated does not match the "
                   "signature you provided.");
-  return verdict{signer->token, {}, {}};
+  return verdict{signer->token, std::string{key_id}, {}, {}};
 }
 
 } // namespace actormq::http::sigv4

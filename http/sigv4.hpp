@@ -19,6 +19,8 @@ constexpr auto max_skew = std::chrono::minutes{15};
 struct verdict {
   /// The signer's grants; null: refused.
   const auth::grants* token = nullptr;
+  /// The signer's access key id (its token's name).
+  std::string sender;
   /// Refused: the SQS error and its sentence.
   sqs::code failure = sqs::code::missing_authentication_token;
   std::string message;

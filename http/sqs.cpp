@@ -683,6 +683,35 @@ bool read_message_attributes(params& p, const json& obj,
   return true;
 }
 
+/// The longest AWSTraceHeader kept.
+constexpr size_t max_trace_header = 1024;
+
+/// Reads MessageSystemAttributes: AWSTraceHeader (a String) is the only
+/// one SQS defines.
+bool read_trace_header(params& p, std::string& out) {
+  auto x = p.get("MessageSystemAttributes");
+  if (!x)
+    return true;
+  auto rule = "Its only attribute is AWSTraceHeader, a String of 1 to 1024 "
+              "visible ASCII characters.";
+  if (!x->is_object())
+    return p.set(invalid("MessageSystemAttributes", rule));
+  for (auto& [name, v] : x->items()) {
+    auto type = v.is_object() ? v.find("DataType") : v.end();
+    auto value = v.is_object() ? v.find("StringValue") : v.end();
+    if (name != "AWSTraceHeader" || type == v.end() || *type != "String"
+        || value == v.end() || !value->is_string())
+      return p.set(invalid("MessageSystemAttributes", rule));
+    auto& text = value->get_ref<const std::string&>();
+    if (text.empty() || text.size() > max_trace_header
+        || !std::all_of(text.begin(), text.end(),
+                        [](char c) { return c > 0x20 && c < 0x7F; }))
+      return p.set(invalid("MessageSystemAttributes", rule));
+    out = text;
+  }
+  return true;
+}
+
 /// The largest message SQS takes, body and attributes.
 constexpr size_t max_sqs_message = 1024 * 1024;
 
@@ -722,7 +751,7 @@ bool read_message(params& p, const json& obj, new_message& out) {
     return p.set(invalid("MessageDeduplicationId",
                          "It must be 1 to 128 letters, digits and "
                          "punctuation."));
-  return true;
+  return read_trace_header(p, out.trace_header);
 }
 
 /// Batch entry ids: 1-80 of [A-Za-z0-9_-].
@@ -1376,7 +1405,7 @@ ordered_json message_json(const call& c, const lease& x, time_point now) {
     sys["ApproximateFirstReceiveTimestamp"] = epoch_millis(m.first_received_at,
                                                            now);
   if (bits & system_attribute::sender_id)
-    sys["SenderId"] = std::string{account};
+    sys["SenderId"] = m.sender.empty() ? std::string{account} : m.sender;
   if ((bits & system_attribute::message_group_id) && !m.group.empty())
     sys["MessageGroupId"] = m.group;
   if ((bits & system_attribute::message_deduplication_id)
@@ -1384,6 +1413,11 @@ ordered_json message_json(const call& c, const lease& x, time_point now) {
     sys["MessageDeduplicationId"] = m.dedup_id;
   if ((bits & system_attribute::sequence_number) && !m.group.empty())
     sys["SequenceNumber"] = std::to_string(m.id);
+  if ((bits & system_attribute::dead_letter_queue_source_arn)
+      && !x.source.empty())
+    sys["DeadLetterQueueSourceArn"] = queue_arn(c, x.source);
+  if ((bits & system_attribute::aws_trace_header) && !m.trace_header.empty())
+    sys["AWSTraceHeader"] = m.trace_header;
   if (!sys.empty())
     out["Attributes"] = std::move(sys);
   std::vector<message_attribute> shown;
@@ -1409,6 +1443,9 @@ ordered_json sent_json(const new_message& msg, uint64_t id) {
   out["MD5OfMessageBody"] = md5_hex(msg.data.body);
   if (!msg.data.attributes.empty())
     out["MD5OfMessageAttributes"] = attributes_md5(msg.data.attributes);
+  if (!msg.trace_header.empty())
+    out["MD5OfMessageSystemAttributes"] = attributes_md5(
+      {{"AWSTraceHeader", "String", msg.trace_header}});
   out["MessageId"] = std::to_string(id);
   if (!msg.group.empty())
     out["SequenceNumber"] = std::to_string(id);

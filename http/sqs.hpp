@@ -191,6 +191,9 @@ struct call {
   std::string next_token;
   /// CancelMessageMoveTask.
   std::string task_handle;
+  /// With access control on: the access key id that signed the request
+  /// (the SenderId of what it sends); else empty.
+  std::string sender;
   /// ListQueues with access control on: the caller's grants (it sees only
   /// the queues they name); null: every queue.
   std::shared_ptr<const auth::grants> visible;

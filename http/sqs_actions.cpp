@@ -360,6 +360,8 @@ ordered_json tags_json(const queue_attributes& x) {
 
 void serve_sqs(bridge_ptr self, sqs::call& call, const responder& r,
                caf::actor_clock::time_point until) {
+  for (auto& e : call.entries)
+    e.msg.sender = call.sender;
   auto c = std::make_shared<const sqs::call>(std::move(call));
   auto fail = [=](caf::error& err) { answer_error(self, r, *c, err); };
   auto done = [=](const ordered_json& x) {

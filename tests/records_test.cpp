@@ -32,6 +32,8 @@ message_record sample_message() {
                        {"trace", "String", "abc"}};
   m.dedup_id = "order-42";
   m.first_received_at = 1'700'000'001'000'000'000;
+  m.sender = "orders-app";
+  m.trace_header = "Root=1-5759e988-bd862e3fe1be46a994272793";
   return m;
 }
 
@@ -58,6 +60,8 @@ TEST_CASE("a message record reads back as written") {
   CHECK(x.data.attributes[1].value == "abc");
   CHECK(x.dedup_id == "order-42");
   CHECK(x.first_received_at == m.first_received_at);
+  CHECK(x.sender == m.sender);
+  CHECK(x.trace_header == m.trace_header);
 }
 
 TEST_CASE("a queue record reads back as written") {
@@ -98,9 +102,19 @@ TEST_CASE("records of version 1 are still read") {
   m.group.clear();
   m.data.attributes.clear();
   m.dedup_id.clear();
+  m.sender.clear();
+  m.trace_header.clear();
   auto value = encode(m);
-  // Its group, attribute count, dedup id and first receive.
-  value.resize(value.size() - 4 - 4 - 4 - 8);
+  // Version 2 had no sender and trace header.
+  auto message_v2 = value;
+  message_v2.resize(message_v2.size() - 4 - 4);
+  message_v2[0] = 2;
+  auto w = decoded_as<message_record>(message_key(7, 300), message_v2);
+  CHECK(w.first_received_at == m.first_received_at);
+  CHECK(w.sender.empty());
+  // Its group, attribute count, dedup id and first receive, sender and
+  // trace header.
+  value.resize(value.size() - 4 - 4 - 4 - 8 - 4 - 4);
   value[0] = 1;
   auto x = decoded_as<message_record>(message_key(7, 300), value);
   CHECK(x.id == 42);

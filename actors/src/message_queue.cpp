@@ -116,16 +116,14 @@ caf::error message_queue::prepare(new_message& x) const {
 
 uint64_t message_queue::cost_of(const new_message& x) {
   // The message (it keeps its dedup id), and the dedup id remembered.
-  auto result = x.data.size() + x.group.size() + x.dedup_id.size()
-                + memory_budget::per_message;
+  auto result = held_bytes(x) + memory_budget::per_message;
   if (!x.dedup_id.empty())
     result += x.dedup_id.size() + memory_budget::per_dedup_id;
   return result;
 }
 
 uint64_t message_queue::footprint(const message& x) {
-  return x.data.size() + x.group.size() + x.dedup_id.size()
-         + memory_budget::per_message;
+  return held_bytes(x) + memory_budget::per_message;
 }
 
 caf::expected<uint64_t> message_queue::push(new_message x, time_point now) {
@@ -161,7 +159,8 @@ uint64_t message_queue::add(new_message x, time_point now) {
   }
   totals_.enqueued += 1;
   insert(message{id, std::move(x.data), x.priority, 0, now,
-                 std::move(x.group), std::move(x.dedup_id)},
+                 std::move(x.group), std::move(x.dedup_id), {},
+                 std::move(x.sender), std::move(x.trace_header)},
          x.delay >= caf::timespan{0} ? x.delay : attrs_.delay, now, true);
   return id;
 }
@@ -499,7 +498,10 @@ lease message_queue::take(uint64_t slot, entry& e, caf::timespan visibility,
     e.msg.first_received_at = now;
   touch(slot);
   leases_.push(timed_key{e.due, slot, e.lease_seq});
-  return lease{e.msg, make_receipt({generation_, slot, e.lease_seq}), e.due};
+  lease result{e.msg, make_receipt({generation_, slot, e.lease_seq}), e.due};
+  if (auto i = sources_.find(slot); i != sources_.end())
+    result.source = i->second;
+  return result;
 }
 
 caf::expected<std::pair<uint64_t, message_queue::entry*>>

@@ -253,7 +253,10 @@ Codec& message_fields(Codec& c, Message& x, uint8_t& kind) {
   }
   for (auto& a : x.data.attributes)
     c.str(a.name).str(a.type).str(a.value);
-  return c.str(x.dedup_id).num(x.first_received_at);
+  c.str(x.dedup_id).num(x.first_received_at);
+  if (c.written_version() < 3)
+    return c;
+  return c.str(x.sender).str(x.trace_header);
 }
 
 decoded done(reader& r, record x) {

@@ -149,6 +149,8 @@ store_batch to_batch(message_queue::journal x, uint64_t incarnation,
     r.source = std::move(m.source);
     r.group = std::move(m.msg.group);
     r.dedup_id = std::move(m.msg.dedup_id);
+    r.sender = std::move(m.msg.sender);
+    r.trace_header = std::move(m.msg.trace_header);
     if (m.msg.first_received_at != time_point{})
       r.first_received_at = clock.to_wall(m.msg.first_received_at);
     result.push_back(store_op{store_op::kind::put,
@@ -177,7 +179,8 @@ void restore(message_queue& q, recovered_queue& x, const clock_map& clock,
     m.slot = r.slot;
     m.msg = message{r.id, std::move(r.data), r.priority, r.receive_count,
                     clock.from_wall(r.enqueued_at), std::move(r.group),
-                    std::move(r.dedup_id)};
+                    std::move(r.dedup_id), {}, std::move(r.sender),
+                    std::move(r.trace_header)};
     if (r.first_received_at != 0)
       m.msg.first_received_at = clock.from_wall(r.first_received_at);
     if (r.due != 0)

@@ -258,8 +258,11 @@ class QueryProtocol(unittest.TestCase):
         self.sqs.change_message_visibility(
             QueueUrl=src, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
         self.assertNotIn("Messages", self.sqs.receive_message(QueueUrl=src))
-        dead = self.sqs.receive_message(QueueUrl=dlq)["Messages"][0]
+        dead = self.sqs.receive_message(
+            QueueUrl=dlq, AttributeNames=["All"])["Messages"][0]
         self.assertEqual(dead["Body"], "poison")
+        self.assertEqual(dead["Attributes"]["DeadLetterQueueSourceArn"],
+                         "arn:aws:sqs:us-east-1:000000000000:src-1")
 
     def test_fifo_groups_and_dedup(self):
         url = self.sqs.create_queue(QueueName="orders.fifo", Attributes={
@@ -373,10 +376,14 @@ class Restart(unittest.TestCase):
                 "VisibilityTimeout": "5"})["QueueUrl"]
             sqs.tag_queue(QueueUrl=url, Tags={"k": "v"})
             for i in range(20):
-                sqs.send_message(
+                sent = sqs.send_message(
                     QueueUrl=url, MessageBody="m%d" % i, MessageGroupId="g",
                     MessageAttributes={"i": {"DataType": "Number",
-                                             "StringValue": str(i)}})
+                                             "StringValue": str(i)}},
+                    MessageSystemAttributes={"AWSTraceHeader": {
+                        "DataType": "String",
+                        "StringValue": "Root=1-00000000-%024d" % i}})
+                self.assertIn("MD5OfMessageSystemAttributes", sent)
             server.kill()
             server.start()
             sqs = client(server)
@@ -399,6 +406,9 @@ class Restart(unittest.TestCase):
                     self.assertEqual(m["MessageAttributes"]["i"]["StringValue"],
                                      m["Body"][1:])
                     self.assertEqual(m["Attributes"]["MessageGroupId"], "g")
+                    self.assertEqual(m["Attributes"]["AWSTraceHeader"],
+                                     "Root=1-00000000-%024d"
+                                     % int(m["Body"][1:]))
                 sqs.delete_message_batch(QueueUrl=url, Entries=[
                     {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]}
                     for k, m in enumerate(got)])
@@ -430,8 +440,10 @@ class Signatures(unittest.TestCase):
         sqs = client(self.server, "alice", "alice-secret")
         url = sqs.create_queue(QueueName="signed-1")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="ok")
-        self.assertEqual(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"],
-                         "ok")
+        got = sqs.receive_message(QueueUrl=url, AttributeNames=["SenderId"])
+        self.assertEqual(got["Messages"][0]["Body"], "ok")
+        # The access key id that signed the send.
+        self.assertEqual(got["Messages"][0]["Attributes"]["SenderId"], "alice")
 
     def test_refusals(self):
         with self.assertRaises(ClientError) as e:

@@ -75,6 +75,11 @@ struct new_message {
   /// Its message group: in a FIFO queue, messages of one group are served
   /// in order, one lease of the group at a time. Empty: none.
   std::string group;
+  /// Who sent it (SQS's SenderId: the access key id that signed the send);
+  /// empty: not known.
+  std::string sender = {};
+  /// A tracing header it carries (SQS's AWSTraceHeader); empty: none.
+  std::string trace_header = {};
 };
 
 /// A message held by a queue.
@@ -97,7 +102,18 @@ struct message {
   std::string dedup_id = {};
   /// When it was first leased; time_point{}: never.
   time_point first_received_at = {};
+  /// See new_message.
+  std::string sender = {};
+  std::string trace_header = {};
 };
+
+/// The bytes a message holds beyond its fixed size: its payload, group,
+/// dedup id, sender and trace header.
+template <class Message>
+size_t held_bytes(const Message& x) noexcept {
+  return x.data.size() + x.group.size() + x.dedup_id.size() + x.sender.size()
+         + x.trace_header.size();
+}
 
 /// A message on its way from one queue to another (a dead letter, a
 /// redrive).
@@ -118,6 +134,8 @@ struct lease {
   std::string receipt;
   /// When the lease ends unless extended.
   time_point expires;
+  /// A dead letter: the queue it came from; else empty.
+  std::string source = {};
 };
 
 /// Returns whether `name` is 1-80 of [A-Za-z0-9_.-].
@@ -382,7 +400,7 @@ typename Inspector::result_type inspect(Inspector& f, payload& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_message& x) {
   return f(caf::meta::type_name("actormq::new_message"), x.data, x.delay,
-           x.priority, x.dedup_id, x.group);
+           x.priority, x.dedup_id, x.group, x.sender, x.trace_header);
 }
 
 /// @relates message
@@ -390,7 +408,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message& x) {
   return f(caf::meta::type_name("actormq::message"), x.id, x.data,
            x.priority, x.receive_count, x.enqueued_at, x.group, x.dedup_id,
-           x.first_received_at);
+           x.first_received_at, x.sender, x.trace_header);
 }
 
 /// @relates moved_message
@@ -403,7 +421,7 @@ typename Inspector::result_type inspect(Inspector& f, moved_message& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease& x) {
   return f(caf::meta::type_name("actormq::lease"), x.msg, x.receipt,
-           x.expires);
+           x.expires, x.source);
 }
 
 /// @relates queue_attributes

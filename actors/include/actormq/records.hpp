@@ -40,7 +40,8 @@ inline constexpr std::string_view format = "actormq/1";
 /// The version of the records this build writes (the first byte of each
 /// value); it reads every version from 1 on. Version 2 added the message
 /// group, attributes, dedup id and first receive, and the queue attributes
-/// whose attribute_def says `since` 2; version 3 the queue's tags.
+/// whose attribute_def says `since` 2; version 3 the queue's tags and the
+/// message's sender and trace header.
 inline constexpr uint8_t current_version = 3;
 
 /// Returns the key of the format marker.
@@ -100,6 +101,9 @@ struct message_record {
   /// When it was first leased, in wall-clock nanoseconds; 0: never
   /// (version 2 on).
   int64_t first_received_at = 0;
+  /// Who sent it, and its trace header; else empty (version 3 on).
+  std::string sender;
+  std::string trace_header;
 };
 
 /// A dedup id a queue remembers.

@@ -310,16 +310,19 @@ describe("after SIGKILL", () => {
         Entries: Array.from({ length: 10 }, (_, i) => ({
           Id: `${i}`, MessageBody: `keep-${i}`,
           MessageAttributes: { i: { DataType: "Number", StringValue: `${i}` } },
+          MessageSystemAttributes: { AWSTraceHeader: { DataType: "String", StringValue: `Root=1-${i}` } },
         })),
       }));
       sqs.destroy();
       await server.kill();
       await server.start();
       sqs = client(server);
-      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }));
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["AWSTraceHeader"] }));
       assert.deepEqual(got.Messages.map((m) => m.Body).sort(), Array.from({ length: 10 }, (_, i) => `keep-${i}`).sort());
-      for (const m of got.Messages)
+      for (const m of got.Messages) {
         assert.equal(`keep-${m.MessageAttributes.i.StringValue}`, m.Body);
+        assert.equal(`keep-${m.Attributes.AWSTraceHeader.slice(7)}`, m.Body);
+      }
       sqs.destroy();
     } finally {
       await server.stop();
@@ -344,7 +347,9 @@ describe("Signature Version 4", () => {
     const sqs = client(server, "carol", "carol-secret");
     const url = (await sqs.send(new CreateQueueCommand({ QueueName: "js-signed" }))).QueueUrl;
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: "signed" }));
-    assert.equal((await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages[0].Body, "signed");
+    const m = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MessageSystemAttributeNames: ["SenderId"] }))).Messages[0];
+    assert.equal(m.Body, "signed");
+    assert.equal(m.Attributes.SenderId, "carol");
     sqs.destroy();
   });
 
