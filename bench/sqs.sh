@@ -24,7 +24,7 @@ start_servers --fsync=none --consumers=0
 
 # One wrk round of single sends in mode $1; prints "req_per_s p99_us errors".
 wrk_send() {
-  wrk -t2 -c"$connections" -d"${duration}s" -s "$here/send.lua" \
+  wrk -t2 -c"$connections" -d"${duration}s" -s "$here/post.lua" \
     "http://127.0.0.1:$mq_port/" -- "$1" \
     | awk '/^RESULT/ {
         split($2, r, "="); split($3, s, "="); split($4, e, "=");

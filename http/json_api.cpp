@@ -53,42 +53,6 @@ std::variant<payload, problem> from_json(std::string_view body) {
   return to_payload(std::get<json>(doc));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-} // namespace
-
-std::optional<std::string> form_decode(std::string_view x) {
-  std::string out;
-  out.reserve(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == '+') {
-      out += ' ';
-    } else if (x[i] == '%') {
-      if (i + 2 >= x.size())
-        return std::nullopt;
-      auto hi = hex_value(x[i + 1]);
-      auto lo = hex_value(x[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += x[i];
-    }
-  }
-  return out;
-}
-
-namespace {
-
 std::variant<payload, problem> from_form(std::string_view body) {
   while (!body.empty()) {
     auto end = body.find('&');
@@ -96,14 +60,14 @@ std::variant<payload, problem> from_form(std::string_view body) {
     body = end == std::string_view::npos ? std::string_view{}
                                          : body.substr(end + 1);
     auto eq = field.find('=');
-    auto key = form_decode(field.substr(0, eq));
+    auto key = percent_decode(field.substr(0, eq), true);
     if (!key)
       return problem::malformed_form;
     if (*key != "message")
       continue;
-    auto value = form_decode(eq == std::string_view::npos
-                               ? std::string_view{}
-                               : field.substr(eq + 1));
+    auto value = percent_decode(
+      eq == std::string_view::npos ? std::string_view{} : field.substr(eq + 1),
+      true);
     if (!value)
       return problem::malformed_form;
     if (!valid_utf8(*value))

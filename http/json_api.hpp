@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -145,10 +144,6 @@ std::variant<payload, problem> to_payload(const nlohmann::json& object);
 /// Parses `body` as a JSON object (checking UTF-8 first) of at most
 /// max_json_depth levels.
 std::variant<nlohmann::json, problem> parse_object(std::string_view body);
-
-/// Decodes one `application/x-www-form-urlencoded` component; nothing if
-/// it has a bad %-escape.
-std::optional<std::string> form_decode(std::string_view x);
 
 /// Returns whether `x` is well-formed UTF-8.
 bool valid_utf8(std::string_view x);

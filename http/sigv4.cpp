@@ -18,22 +18,11 @@ namespace {
 
 constexpr std::string_view algorithm = "AWS4-HMAC-SHA256";
 
-std::string hex(const unsigned char* p, size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 0xF];
-  }
-  return out;
-}
-
 std::string sha256_hex(std::string_view x) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned size = 0;
   EVP_Digest(x.data(), x.size(), out, &size, EVP_sha256(), nullptr);
-  return hex(out, size);
+  return hex_lower(out, size);
 }
 
 std::string hmac(std::string_view key, std::string_view data) {
@@ -71,31 +60,6 @@ std::string uri_encode(std::string_view x, bool keep_slash) {
   return out;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// Decodes %-escapes ('+' stays '+'); a bad escape stays as it is.
-std::string percent_decode(std::string_view x) {
-  std::string out;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == '%' && i + 2 < x.size() && hex_digit(x[i + 1]) >= 0
-        && hex_digit(x[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(x[i + 1]) * 16 + hex_digit(x[i + 2]));
-      i += 2;
-    } else {
-      out += x[i];
-    }
-  }
-  return out;
-}
-
 /// The canonical query: each parameter decoded and encoded again, sorted.
 std::string canonical_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> xs;
@@ -109,8 +73,12 @@ std::string canonical_query(std::string_view query) {
     auto eq = field.find('=');
     auto value = eq == std::string_view::npos ? std::string_view{}
                                               : field.substr(eq + 1);
-    xs.emplace_back(uri_encode(percent_decode(field.substr(0, eq)), false),
-                    uri_encode(percent_decode(value), false));
+    // Decoded ('+' is itself) and encoded again; a bad escape as it is.
+    auto key = field.substr(0, eq);
+    xs.emplace_back(
+      uri_encode(percent_decode(key, false).value_or(std::string{key}), false),
+      uri_encode(percent_decode(value, false).value_or(std::string{value}),
+                 false));
   }
   std::sort(xs.begin(), xs.end());
   std::string out;
@@ -278,7 +246,7 @@ verdict verify(const auth::token_set& tokens, const request& req,
     rest = s == std::string_view::npos ? std::string_view{}
                                        : rest.substr(s + 1);
   }
-  auto expected = hex(
+  auto expected = hex_lower(
     reinterpret_cast<const unsigned char*>(hmac(key, to_sign).data()), 32);
   if (CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) != 0)
     return refuse(sqs::code::signature_does_not_match,

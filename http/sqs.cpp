@@ -371,10 +371,10 @@ bool read_form(std::string_view x, flat& out) {
     if (field.empty())
       continue;
     auto eq = field.find('=');
-    auto key = form_decode(field.substr(0, eq));
-    auto value = form_decode(eq == std::string_view::npos
-                               ? std::string_view{}
-                               : field.substr(eq + 1));
+    auto key = percent_decode(field.substr(0, eq), true);
+    auto value = percent_decode(
+      eq == std::string_view::npos ? std::string_view{} : field.substr(eq + 1),
+      true);
     if (!key || !value)
       return false;
     out.emplace_back(std::move(*key), std::move(*value));
@@ -1122,17 +1122,6 @@ void xml_member(std::string& out, std::string_view key, const ordered_json& v,
   xml_close(out, key);
 }
 
-std::string hex(const unsigned char* p, size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 0xF];
-  }
-  return out;
-}
-
 /// Milliseconds since the epoch of steady time `t`, by the wall clock now.
 std::string epoch_millis(time_point t, time_point now) {
   using namespace std::chrono;
@@ -1502,7 +1491,7 @@ std::string md5_hex(std::string_view x) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned size = 0;
   EVP_Digest(x.data(), x.size(), out, &size, EVP_md5(), nullptr);
-  return hex(out, size);
+  return hex_lower(out, size);
 }
 
 std::string attributes_md5(const std::vector<message_attribute>& xs) {

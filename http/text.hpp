@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace actormq::http {
@@ -16,6 +18,51 @@ inline bool iequals(std::string_view x, std::string_view y) {
         != std::tolower(static_cast<unsigned char>(y[i])))
       return false;
   return true;
+}
+
+/// The value of hex digit `c` (either case), or -1.
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Decodes the %-escapes of `x` (and '+' as a space if `plus_is_space`,
+/// as forms have it); nothing if an escape is malformed.
+inline std::optional<std::string> percent_decode(std::string_view x,
+                                                 bool plus_is_space) {
+  std::string out;
+  out.reserve(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '+' && plus_is_space) {
+      out += ' ';
+    } else if (x[i] == '%') {
+      if (i + 2 >= x.size() || hex_value(x[i + 1]) < 0
+          || hex_value(x[i + 2]) < 0)
+        return std::nullopt;
+      out += static_cast<char>(hex_value(x[i + 1]) * 16 + hex_value(x[i + 2]));
+      i += 2;
+    } else {
+      out += x[i];
+    }
+  }
+  return out;
+}
+
+/// `n` bytes at `p` as lowercase hex.
+inline std::string hex_lower(const unsigned char* p, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 0xF];
+  }
+  return out;
 }
 
 /// Calls `f` with each code point of UTF-8 `x` while it returns true;
