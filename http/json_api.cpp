@@ -33,14 +33,6 @@ reply bearer_challenge(reply r, std::string_view error) {
   return r;
 }
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
-    x.remove_prefix(1);
-  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
-    x.remove_suffix(1);
-  return x;
-}
-
 bool ends_with_icase(std::string_view x, std::string_view suffix) {
   return x.size() >= suffix.size()
          && iequals(x.substr(x.size() - suffix.size()), suffix);

@@ -34,14 +34,6 @@ std::string hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), size);
 }
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
-    x.remove_prefix(1);
-  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
-    x.remove_suffix(1);
-  return x;
-}
-
 /// Percent-encodes all but RFC 3986's unreserved characters (and '/' if
 /// `keep_slash`), as SigV4's canonical form does.
 std::string uri_encode(std::string_view x, bool keep_slash) {

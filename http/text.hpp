@@ -20,6 +20,15 @@ inline bool iequals(std::string_view x, std::string_view y) {
   return true;
 }
 
+/// `x` without the spaces and tabs around it.
+inline std::string_view trim(std::string_view x) {
+  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
+    x.remove_prefix(1);
+  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
+    x.remove_suffix(1);
+  return x;
+}
+
 /// The value of hex digit `c` (either case), or -1.
 inline int hex_value(char c) {
   if (c >= '0' && c <= '9')
