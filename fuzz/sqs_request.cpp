@@ -38,7 +38,7 @@ void parse_one(const request& r) {
   auto proto = sqs::detect(r);
   if (!proto)
     return;
-  auto x = sqs::parse(r, *proto, sqs::settings{}, api_limits{});
+  auto x = sqs::parse(r, *proto, "req-1", sqs::settings{}, api_limits{});
   if (x.valueless_by_exception())
     std::abort();
   if (auto c = std::get_if<sqs::call>(&x)) {

@@ -100,6 +100,12 @@ using load_result = std::variant<std::shared_ptr<const token_set>, load_error>;
 /// threads freely (a reload makes a new one).
 class token_set {
 public:
+  token_set() = default;
+
+  /// Not copied: signers point into the set's own grants.
+  token_set(const token_set&) = delete;
+  token_set& operator=(const token_set&) = delete;
+
   /// Parses the text of an auth file; errors name `file_name` and the
   /// line.
   static load_result parse(std::string_view text, std::string_view file_name);

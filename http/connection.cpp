@@ -109,7 +109,7 @@ bool connection::resume() {
   if (state_ == state::dispatched
       && orphaned_.load(std::memory_order_acquire) == request_) {
     log::warning("an actor ended holding a request; the request got 503");
-    answer(unavailable_);
+    answer(unavailable());
   }
   if (state_ == state::writing
       && unsent_.load(std::memory_order_acquire) < max_unsent) {
@@ -144,7 +144,7 @@ void connection::expire(clock_type::time_point now) {
   } else if (state_ == state::dispatched && now >= deadline_) {
     log::warning("a request got no answer from the actors in time; the "
                  "request got 503");
-    answer(unavailable_);
+    answer(unavailable());
   } else if (state_ == state::reading) {
     auto limit = st_->request_timeout;
     if (reader_.at() != request_reader::phase::body)
@@ -397,33 +397,50 @@ void connection::serve_call(const request& req, const route_match& m) {
     if (call->kind == op::list_queues)
       call->visible = std::move(who);
   }
-  dispatch(std::move(*call), problem_reply(problem::unavailable));
+  dispatch(std::move(*call));
 }
 
-/// Serves an SQS request: parsed into its call, its signature checked when
-/// access control is on (see sigv4.hpp), then on to a bridge.
+/// Serves an SQS request: with access control on, its signature first
+/// (see sigv4.hpp), before anything reads its parameters; then parsed into
+/// its call, checked against the signer's grants, and on to a bridge.
 void connection::serve_sqs(const request& req, sqs::protocol proto) {
-  auto parsed = sqs::parse(req, proto, st_->sqs, st_->limits);
+  auto id = sqs::new_request_id();
+  auto refuse = [&](sqs::code what, std::string message) {
+    finish(sqs::error_reply(proto, id, {what, std::move(message)}));
+  };
+  auto tokens = std::atomic_load(&st_->tokens);
+  sigv4::verdict who;
+  if (tokens) {
+    who = sigv4::verify(*tokens, req, std::chrono::system_clock::now());
+    if (!who.token) {
+      refuse(who.failure, who.message);
+      return;
+    }
+  }
+  std::variant<sqs::call, reply> parsed;
+  try {
+    parsed = sqs::parse(req, proto, id, st_->sqs, st_->limits);
+  } catch (const std::exception&) {
+    log::error("an SQS request could not be read (a bug); it got 500");
+    refuse(sqs::code::internal_failure, "The server failed to serve the "
+                                        "request.");
+    return;
+  }
   auto call = std::get_if<sqs::call>(&parsed);
   if (!call) {
     finish(std::get<reply>(parsed));
     return;
   }
-  auto refuse = [&](sqs::code what, std::string message) {
-    finish(sqs::error_reply(proto, call->request_id,
-                            {what, std::move(message)}));
-  };
-  if (auto tokens = std::atomic_load(&st_->tokens)) {
-    auto who = sigv4::verify(*tokens, req, std::chrono::system_clock::now());
-    if (!who.token) {
-      refuse(who.failure, who.message);
-      return;
-    }
+  if (tokens) {
     auto grant = sqs::needed_grant(call->act);
-    if (grant && !who.token->allows(*grant, call->queue)) {
+    auto denied = grant ? !who.token->allows(*grant, call->queue)
+                        : call->act == sqs::action::get_queue_url
+                            && !who.token->may_see(call->queue);
+    if (denied) {
       refuse(sqs::code::access_denied,
-             "The token holds no " + std::string{auth::name_of(*grant)}
-               + " grant on this queue.");
+             grant ? "The token holds no " + std::string{auth::name_of(*grant)}
+                       + " grant on this queue."
+                   : "The token holds no grant on this queue.");
       return;
     }
     auto dlq = call->attributes.dead_letter_queue;
@@ -433,15 +450,12 @@ void connection::serve_sqs(const request& req, sqs::protocol proto) {
              "The token holds no send grant on the dead-letter queue.");
       return;
     }
-    if (call->act == sqs::action::list_queues)
-      call->visible = std::shared_ptr<const auth::grants>{tokens, who.token};
+    // Whose answers depend on the grants: lists show what the token may
+    // see, a task is cancelled by who may manage its queue.
+    call->visible = std::shared_ptr<const auth::grants>{tokens, who.token};
     call->sender = who.sender;
   }
-  auto unavailable = sqs::error_reply(
-    proto, call->request_id,
-    {sqs::code::service_unavailable,
-     "The queue did not answer in time; try again later."});
-  dispatch(std::move(*call), std::move(unavailable));
+  dispatch(std::move(*call));
 }
 
 /// Answers a CORS preflight as Express' cors() does.
@@ -463,10 +477,29 @@ void connection::preflight(const request& req) {
 /// first. The state changes once the message is sent (the bridge's
 /// respond() waits for the mutex held here): if sending throws, serve()
 /// still answers 500, and the responder's end uncounts the request.
+/// The 503 of the request in service, in its API's shape.
+reply connection::unavailable() const {
+  if (!sqs_proto_)
+    return problem_reply(problem::unavailable);
+  return sqs::error_reply(*sqs_proto_, sqs_request_id_,
+                          {sqs::code::service_unavailable,
+                           "The queue did not answer in time; try again "
+                           "later."});
+}
+
+void connection::note_api(const api_call&) {
+  sqs_proto_.reset();
+}
+
+void connection::note_api(const sqs::call& call) {
+  sqs_proto_ = call.proto;
+  sqs_request_id_ = call.request_id;
+}
+
 template <class Call>
-void connection::dispatch(Call call, reply unavailable) {
+void connection::dispatch(Call call) {
   auto wait = backstop(call, st_->actor_timeout, st_->receive_margin);
-  unavailable_ = std::move(unavailable);
+  note_api(call);
   responder r{std::make_shared<const dispatched_request>(shared_from_this(),
                                                          ++request_)};
   counted_.store(request_, std::memory_order_release);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -214,7 +215,10 @@ private:
   void serve_sqs(const request& req, sqs::protocol proto);
   void preflight(const request& req);
   template <class Call>
-  void dispatch(Call call, reply unavailable);
+  void dispatch(Call call);
+  void note_api(const api_call& call);
+  void note_api(const sqs::call& call);
+  reply unavailable() const;
   bool answer(const reply& r);
   void finish(const reply& r, std::string_view extra_headers = {});
   void serve_read_ahead();
@@ -244,8 +248,10 @@ private:
   /// stops waiting for its answer.
   uint64_t request_ = 0;
   clock_type::time_point deadline_;
-  /// The 503 of the request dispatched last, in its API's shape.
-  reply unavailable_{503, {}};
+  /// The request dispatched last, if it is an SQS request: its protocol
+  /// and id (its 503 is in SQS's shape).
+  std::optional<sqs::protocol> sqs_proto_;
+  std::string sqs_request_id_;
   /// The request counted in shared_state::in_flight; 0: none.
   std::atomic<uint64_t> counted_{0};
   /// The request whose responder went unanswered; 0: none.

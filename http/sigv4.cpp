@@ -1,6 +1,7 @@
 #include "sigv4.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <optional>
 #include <utility>
@@ -138,6 +139,40 @@ parse_amz_date(std::string_view x) {
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
+/// The most headers a signature may sign.
+constexpr size_t max_signed_headers = 64;
+
+/// Reads SignedHeaders: lower-case names in strictly ascending order (so
+/// none twice), at most max_signed_headers, each a header the request
+/// has, `host` and `x-amz-date` among them, and `x-amz-target` if the
+/// request has one (the action is signed). Empty if it breaks a rule.
+std::vector<std::string_view> signed_names(std::string_view list,
+                                           std::string_view headers) {
+  std::vector<std::string_view> out;
+  bool host = false;
+  bool date = false;
+  bool target = false;
+  for (auto rest = list; !rest.empty();) {
+    auto semi = rest.find(';');
+    auto name = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view{}
+                                          : rest.substr(semi + 1);
+    if (name.empty() || out.size() == max_signed_headers
+        || (!out.empty() && name <= out.back())
+        || std::any_of(name.begin(), name.end(),
+                       [](unsigned char c) { return std::isupper(c); })
+        || !header(headers, name))
+      return {};
+    host = host || name == "host";
+    date = date || name == "x-amz-date";
+    target = target || name == "x-amz-target";
+    out.push_back(name);
+  }
+  if (!host || !date || (!target && header(headers, "x-amz-target")))
+    return {};
+  return out;
+}
+
 verdict refuse(sqs::code what, std::string message) {
   return verdict{nullptr, {}, what, std::move(message)};
 }
@@ -177,13 +212,15 @@ verdict verify(const auth::token_set& tokens, const request& req,
   auto scope = slash == std::string_view::npos ? std::string_view{}
                                                : credential.substr(slash + 1);
   auto amz_date = header(req.headers, "x-amz-date");
-  if (key_id.empty() || scope.size() < 22 || signed_headers.empty()
+  auto names = signed_names(signed_headers, req.headers);
+  if (key_id.empty() || scope.size() < 22 || names.empty()
       || signature.size() != 64 || !amz_date
-      || scope.substr(scope.size() - 13) != "/aws4_request")
+      || scope.substr(scope.size() - 17) != "/sqs/aws4_request")
     return refuse(sqs::code::incomplete_signature,
-                  "The Authorization header must name Credential, "
-                  "SignedHeaders and Signature, and the request must carry "
-                  "X-Amz-Date.");
+                  "The Authorization header must name Credential (for the "
+                  "service sqs), SignedHeaders (host, x-amz-date and "
+                  "x-amz-target among them, in order) and Signature, and "
+                  "the request must carry X-Amz-Date.");
   auto signer = tokens.signer_named(key_id);
   if (!signer)
     return refuse(sqs::code::invalid_client_token_id,
@@ -209,11 +246,7 @@ verdict verify(const auth::token_set& tokens, const request& req,
   canonical += '\n';
   canonical += canonical_query(req.query);
   canonical += '\n';
-  for (auto rest = signed_headers; !rest.empty();) {
-    auto semi = rest.find(';');
-    auto name = rest.substr(0, semi);
-    rest = semi == std::string_view::npos ? std::string_view{}
-                                          : rest.substr(semi + 1);
+  for (auto name : names) {
     canonical += name;
     canonical += ':';
     canonical += header(req.headers, name).value_or(std::string{});

@@ -320,7 +320,12 @@ json unflatten(const flat& xs) {
     grouped[rule][n].emplace_back(std::string{rest}, value);
   }
   for (auto& [rule, by_index] : grouped) {
+    // A plain parameter of the same name gives way to the flattened one.
     auto& dest = out[rule->member];
+    auto want_list = rule->kind == flat_rule::list
+                     || rule->kind == flat_rule::entries;
+    if (want_list ? !dest.is_array() : !dest.is_object())
+      dest = want_list ? json::array() : json::object();
     for (auto& numbered : by_index) {
       auto& fields = numbered.second;
       auto field = [&](std::string_view name) -> const std::string* {
@@ -410,7 +415,8 @@ bool queue_path(std::string_view path, std::string& name) {
   return true;
 }
 
-/// The value of `name` in a form or query (raw, undecoded); empty if absent.
+/// Whether a form or query has a parameter named `name` (as written,
+/// undecoded).
 bool has_param(std::string_view x, std::string_view name) {
   while (!x.empty()) {
     auto end = x.find('&');
@@ -853,9 +859,11 @@ bool valid_tags(params& p,
 }
 
 /// SQS's rule for queue names: 1-80 of [A-Za-z0-9_-], a FIFO queue's
-/// ending in ".fifo".
+/// ending in ".fifo" (within the 80).
 bool valid_sqs_name(std::string_view name, bool fifo) {
   constexpr std::string_view suffix = ".fifo";
+  if (name.size() > 80)
+    return false;
   if (fifo) {
     if (name.size() <= suffix.size()
         || name.substr(name.size() - suffix.size()) != suffix)
@@ -932,6 +940,10 @@ bool read_call(params& p, const json& obj, const std::string& path_queue,
           || !p.strings("MessageAttributeNames", c.names)
           || !p.text("ReceiveRequestAttemptId", c.attempt_id))
         return false;
+      if (p.get("ReceiveRequestAttemptId") && !valid_group(c.attempt_id))
+        return p.set(invalid("ReceiveRequestAttemptId",
+                             "It must be 1 to 128 letters, digits and "
+                             "punctuation."));
       c.system_attributes = system_bits(system);
       // SQS's 0 s: the shortest lease ActorMQ gives.
       if (p.get("VisibilityTimeout") && c.visibility == caf::timespan{0})
@@ -1038,16 +1050,28 @@ void xml_escape(std::string& out, std::string_view x) {
         out += "&#xD;";
         break;
       default:
-        out += ch;
+        // XML 1.0 has no other control character, not even escaped: a
+        // message sent so through the native API reads as U+FFFD.
+        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t'
+            && ch != '\n')
+          out += "\xEF\xBF\xBD";
+        else
+          out += ch;
     }
   }
+}
+
+/// JSON text of `v`; bytes that are not UTF-8 (from an actor's caller,
+/// which the native API does not check) become U+FFFD, never an exception.
+std::string dump(const ordered_json& v) {
+  return v.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 void xml_text(std::string& out, const ordered_json& v) {
   if (v.is_string())
     xml_escape(out, v.get_ref<const std::string&>());
   else
-    xml_escape(out, v.dump());
+    xml_escape(out, dump(v));
 }
 
 void xml_open(std::string& out, std::string_view tag) {
@@ -1147,14 +1171,14 @@ bool wanted(const std::vector<std::string>& names, std::string_view name) {
 } // namespace
 
 std::optional<protocol> detect(const request& req) {
+  std::string name;
+  if (req.path != "/" && !queue_path(req.path, name))
+    return std::nullopt;
   if (!req.amz_target.empty())
     return req.method == verb::post
                && req.amz_target.substr(0, 10) == "AmazonSQS."
              ? std::optional<protocol>{protocol::json}
              : std::nullopt;
-  std::string name;
-  if (req.path != "/" && !queue_path(req.path, name))
-    return std::nullopt;
   if (req.method == verb::post && is_form(req.content_type)
       && (has_param(req.body, "Action") || has_param(req.query, "Action")))
     return protocol::query;
@@ -1165,11 +1189,11 @@ std::optional<protocol> detect(const request& req) {
 }
 
 std::variant<call, reply> parse(const request& req, protocol proto,
-                                const settings& cfg,
+                                std::string request_id, const settings& cfg,
                                 const api_limits& limits) {
   call c;
   c.proto = proto;
-  c.request_id = new_request_id();
+  c.request_id = std::move(request_id);
   c.region = cfg.region;
   c.base_url = cfg.base_url.empty() ? "http://" + req.host : cfg.base_url;
   auto refuse = [&](const fault& f) { return error_reply(proto, c.request_id, f); };
@@ -1194,7 +1218,8 @@ std::variant<call, reply> parse(const request& req, protocol proto,
       return refuse(invalid("the form", "It has a bad %-escape."));
     for (auto& [k, v] : xs)
       if (!valid_utf8(k) || !valid_utf8(v))
-        return refuse(invalid(k, "It is not UTF-8."));
+        return refuse(fail(code::invalid_parameter_value,
+                           "A parameter's name or value is not UTF-8."));
     obj = unflatten(xs);
     if (auto i = obj.find("Action"); i != obj.end())
       act = i->get<std::string>();
@@ -1203,8 +1228,10 @@ std::variant<call, reply> parse(const request& req, protocol proto,
   auto a = action_named(act);
   if (!a)
     return refuse(fail(code::invalid_action,
-                       "The action " + act + " is not valid for this "
-                         "endpoint."));
+                       valid_entry_id(act)
+                         ? "The action " + act + " is not valid for this "
+                                                 "endpoint."
+                         : "The action is not valid for this endpoint."));
   c.act = *a;
   params p{obj};
   // A queue SQS creates starts from SQS's defaults.
@@ -1222,6 +1249,9 @@ const code_info& code_def_of(code x) {
 std::optional<auth::action> needed_grant(action act) {
   switch (act) {
     case action::list_queues:
+    case action::list_dead_letter_source_queues:
+    case action::get_queue_url:
+    case action::cancel_message_move_task:
       return std::nullopt;
     case action::send_message:
     case action::send_message_batch:
@@ -1257,7 +1287,7 @@ std::string new_request_id() {
 
 reply result_reply(const call& c, const ordered_json& result) {
   if (c.proto == protocol::json)
-    return {200, result.empty() ? "{}" : result.dump(),
+    return {200, result.empty() ? "{}" : dump(result),
             "x-amzn-RequestId: " + c.request_id + "\r\n",
             "application/x-amz-json-1.0"};
   auto act = name_of(c.act);
@@ -1293,7 +1323,7 @@ reply error_reply(protocol proto, const std::string& request_id,
                       {"message", f.message}};
     headers += "x-amzn-query-error: " + std::string{d.query} + ";" + side
                + "\r\n";
-    return {d.status, body.dump(), std::move(headers),
+    return {d.status, dump(body), std::move(headers),
             "application/x-amz-json-1.0"};
   }
   std::string out = "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"";
@@ -1331,6 +1361,9 @@ fault to_fault(const caf::error& err) {
         return fail(code::message_not_inflight,
                     "The message referred to isn't in flight.");
       case ec::invalid_queue_name:
+        return invalid("QueueName", "Queue names are 1 to 80 of "
+                                    "alphanumeric characters, hyphens, "
+                                    "underscores and dots.");
       case ec::invalid_attributes:
         return fail(code::invalid_attribute_value,
                     "The queue's attributes cannot work together (a "
@@ -1379,7 +1412,7 @@ std::string queue_arn(const call& c, std::string_view name) {
 ordered_json message_json(const call& c, const lease& x, time_point now) {
   auto& m = x.msg;
   ordered_json out;
-  out["MessageId"] = std::to_string(m.id);
+  out["MessageId"] = message_id(m.id);
   out["ReceiptHandle"] = x.receipt;
   out["MD5OfBody"] = md5_hex(m.data.body);
   out["Body"] = m.data.body;
@@ -1427,6 +1460,14 @@ ordered_json message_json(const call& c, const lease& x, time_point now) {
   return out;
 }
 
+std::string message_id(uint64_t id) {
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-0000-4000-8000-0000%08x",
+                static_cast<unsigned>(id >> 32),
+                static_cast<unsigned>(id & 0xFFFFFFFFu));
+  return buf;
+}
+
 ordered_json sent_json(const new_message& msg, uint64_t id) {
   ordered_json out;
   out["MD5OfMessageBody"] = md5_hex(msg.data.body);
@@ -1435,7 +1476,7 @@ ordered_json sent_json(const new_message& msg, uint64_t id) {
   if (!msg.trace_header.empty())
     out["MD5OfMessageSystemAttributes"] = attributes_md5(
       {{"AWSTraceHeader", "String", msg.trace_header}});
-  out["MessageId"] = std::to_string(id);
+  out["MessageId"] = message_id(id);
   if (!msg.group.empty())
     out["SequenceNumber"] = std::to_string(id);
   return out;
@@ -1484,6 +1525,9 @@ bool same_attributes(const call& c, const queue_attributes& x) {
 
 queue_attributes sqs_defaults(queue_attributes defaults) {
   defaults.retention = std::chrono::hours{4 * 24};
+  // Within SQS's range of MaximumMessageSize.
+  defaults.max_message_bytes = std::clamp<uint64_t>(
+    defaults.max_message_bytes, 1024, max_sqs_message);
   return defaults;
 }
 

@@ -194,8 +194,9 @@ struct call {
   /// With access control on: the access key id that signed the request
   /// (the SenderId of what it sends); else empty.
   std::string sender;
-  /// ListQueues with access control on: the caller's grants (it sees only
-  /// the queues they name); null: every queue.
+  /// With access control on: the caller's grants (lists show only the
+  /// queues they name; a task is cancelled only with manage on its queue);
+  /// null: everything.
   std::shared_ptr<const auth::grants> visible;
 };
 
@@ -204,14 +205,17 @@ struct call {
 /// query) carrying `Action=` to `/` or to a queue URL's path (Query).
 std::optional<protocol> detect(const request& req);
 
-/// Reads an SQS request; a reply (in the client's protocol) when it is
-/// wrong.
+/// Reads an SQS request, named `request_id`; a reply (in the client's
+/// protocol) when it is wrong.
 std::variant<call, reply> parse(const request& req, protocol proto,
-                                const settings& cfg,
+                                std::string request_id, const settings& cfg,
                                 const api_limits& limits);
 
-/// The grant an action needs with access control on; none for ListQueues
-/// (it lists the queues the token holds grants on).
+/// The grant an action needs on its queue with access control on; none
+/// for ListQueues and ListDeadLetterSourceQueues' answers (they list the
+/// queues the token holds a grant on), GetQueueUrl (any grant on the
+/// queue) and CancelMessageMoveTask (manage on the task's queue, checked
+/// with the task).
 std::optional<auth::action> needed_grant(action act);
 
 /// The action's name, as in `X-Amz-Target` and `Action=`.
@@ -239,6 +243,10 @@ std::string queue_arn(const call& c, std::string_view name);
 /// asks for.
 nlohmann::ordered_json message_json(const call& c, const lease& x,
                                     time_point now);
+
+/// The MessageId of message `id`: a UUID's shape, which clients such as
+/// Spring Cloud AWS read as a UUID (the native API shows the number).
+std::string message_id(uint64_t id);
 
 /// The entry of a SendMessage result for `msg`, sent as id `id`.
 nlohmann::ordered_json sent_json(const new_message& msg, uint64_t id);

@@ -31,37 +31,68 @@ struct attempt {
 };
 
 struct sqs_state {
-  /// The most move tasks and receive attempts remembered.
+  /// The most move tasks remembered.
   static constexpr size_t max_tasks = 1000;
+  /// The most receive attempts remembered, and the most bytes of messages
+  /// they may hold (see held_bytes()): past either, the oldest go.
   static constexpr size_t max_attempts = 10000;
+  static constexpr size_t max_attempt_bytes = size_t{64} << 20;
   /// How long a receive attempt is remembered (as SQS's).
   static constexpr auto attempt_window = std::chrono::minutes{5};
 
+  using attempt_key = std::pair<std::string, std::string>;
+
   std::mutex mtx;
   std::deque<move_task> tasks;
-  uint64_t next_task = 0;
-  std::map<std::pair<std::string, std::string>, attempt> attempts;
-  std::deque<std::pair<std::string, std::string>> attempt_order;
+  std::map<attempt_key, attempt> attempts;
+  /// The attempts by age (an entry whose attempt was replaced meanwhile is
+  /// skipped: its time differs).
+  std::deque<std::pair<time_point, attempt_key>> attempt_order;
+  size_t attempt_bytes = 0;
 
-  /// Remembers what the receive `key` answered.
-  void remember(std::pair<std::string, std::string> key,
-                std::vector<lease> leases, time_point now) {
+  static size_t bytes_of(const attempt& x) {
+    size_t n = 0;
+    for (auto& l : x.leases)
+      n += held_bytes(l.msg) + l.receipt.size() + sizeof(lease);
+    return n;
+  }
+
+  void forget(const attempt_key& key) {
+    if (auto i = attempts.find(key); i != attempts.end()) {
+      attempt_bytes -= bytes_of(i->second);
+      attempts.erase(i);
+    }
+  }
+
+  /// Remembers what the receive `key` answered (nothing if it answered
+  /// none: a retry receives anew).
+  void remember(const attempt_key& key, std::vector<lease> leases,
+                time_point now) {
+    if (leases.empty())
+      return;
     std::lock_guard<std::mutex> guard{mtx};
-    if (attempts.emplace(key, attempt{std::move(leases), now}).second)
-      attempt_order.push_back(std::move(key));
-    while (attempt_order.size() > max_attempts
-           || (!attempt_order.empty()
-               && now - attempts[attempt_order.front()].at
-                    >= attempt_window)) {
-      attempts.erase(attempt_order.front());
+    forget(key);
+    attempt x{std::move(leases), now};
+    attempt_bytes += bytes_of(x);
+    attempts.emplace(key, std::move(x));
+    attempt_order.emplace_back(now, key);
+    while (!attempt_order.empty()
+           && (attempts.size() > max_attempts
+               || attempt_bytes > max_attempt_bytes
+               || now - attempt_order.front().first >= attempt_window)) {
+      auto& [at, oldest] = attempt_order.front();
+      if (auto i = attempts.find(oldest);
+          i != attempts.end() && i->second.at == at)
+        forget(oldest);
       attempt_order.pop_front();
     }
   }
 
-  /// The leases a receive `key` answered within the window, that still
-  /// hold at `now`; nothing if it is not remembered.
-  std::optional<std::vector<lease>>
-  recall(const std::pair<std::string, std::string>& key, time_point now) {
+  /// The leases a receive `key` answered within the window that still
+  /// hold at `now`; nothing if it is not remembered or none holds (a
+  /// retry then receives anew).
+  std::optional<std::vector<lease>> recall(const attempt_key& key,
+                                           time_point now) {
     std::lock_guard<std::mutex> guard{mtx};
     auto i = attempts.find(key);
     if (i == attempts.end() || now - i->second.at >= attempt_window)
@@ -70,6 +101,8 @@ struct sqs_state {
     for (auto& x : i->second.leases)
       if (x.expires > now)
         out.push_back(x);
+    if (out.empty())
+      return std::nullopt;
     return out;
   }
 };
@@ -434,7 +467,8 @@ void serve_sqs(bridge_ptr self, sqs::call& call, const responder& r,
           std::vector<std::string> names;
           for (auto& x : xs) {
             found = found || x.name == c->queue;
-            if (x.attributes.dead_letter_queue == c->queue)
+            if (x.attributes.dead_letter_queue == c->queue
+                && (!c->visible || c->visible->may_see(x.name)))
               names.push_back(x.name);
           }
           if (!found)
@@ -509,20 +543,28 @@ void serve_sqs(bridge_ptr self, sqs::call& call, const responder& r,
       return;
     case sqs::action::cancel_message_move_task: {
       auto& st = *self->state.cfg.sqs;
-      bool known;
+      std::optional<std::string> source;
       {
         std::lock_guard<std::mutex> guard{st.mtx};
-        known = std::any_of(st.tasks.begin(), st.tasks.end(),
-                            [&](const move_task& t) {
-                              return t.handle == c->task_handle;
-                            });
+        for (auto& t : st.tasks)
+          if (t.handle == c->task_handle)
+            source = t.source;
       }
-      answer_fault(r, *c,
-                   {known ? sqs::code::unsupported_operation
-                          : sqs::code::resource_not_found,
-                    known ? "The task is done: only a running task can be "
-                            "cancelled."
-                          : "No move task has this handle."});
+      if (!source)
+        answer_fault(r, *c,
+                     {sqs::code::resource_not_found,
+                      "No move task has this handle."});
+      else if (c->visible
+               && !c->visible->allows(auth::action::manage, *source))
+        answer_fault(r, *c,
+                     {sqs::code::access_denied,
+                      "The token holds no manage grant on the task's "
+                      "queue."});
+      else
+        answer_fault(r, *c,
+                     {sqs::code::unsupported_operation,
+                      "The task is done: only a running task can be "
+                      "cancelled."});
       return;
     }
     case sqs::action::list_message_move_tasks: {

@@ -364,16 +364,27 @@ struct request_reader::impl {
         chunked_only = ++transfer_encodings == 1 && iequals(value, "chunked");
       if (!all_tchars(field) || !valid_field_value(value))
         head_error = problem::malformed_request;
-      for (char c : field)
-        current.headers += static_cast<char>(
-          std::tolower(static_cast<unsigned char>(c)));
-      current.headers += ':';
-      current.headers += value;
-      current.headers += '\n';
+      if (may_be_sqs()) {
+        for (char c : field)
+          current.headers += static_cast<char>(
+            std::tolower(static_cast<unsigned char>(c)));
+        current.headers += ':';
+        current.headers += value;
+        current.headers += '\n';
+      }
     }
     field.clear();
     value.clear();
     in_value = false;
+  }
+
+  /// Whether the target may be an SQS request's (`/`, `/?...`, a queue
+  /// URL's `/<digits>/...`, or an absolute form): only those keep every
+  /// header (see request::headers), which a signature may sign.
+  bool may_be_sqs() const {
+    return url.empty() || url.front() != '/' || url.size() == 1
+           || url[1] == '?'
+           || std::isdigit(static_cast<unsigned char>(url[1]));
   }
 
   /// The rules for a request's head once it is in: what is wrong, if

@@ -36,7 +36,8 @@ struct request {
   /// absent).
   std::string amz_target;
   /// Every header, one `name:value\n` line each with the name in lower
-  /// case, in the order sent: what an AWS signature signs.
+  /// case, in the order sent: what an AWS signature signs. Kept only for
+  /// targets an SQS request may have (`/`, a queue URL's path).
   std::string headers;
   /// The body, de-chunked.
   std::string body;

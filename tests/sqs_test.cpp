@@ -46,7 +46,7 @@ request query_request(const std::string& body,
 sqs::call parsed(const request& r) {
   auto proto = sqs::detect(r);
   REQUIRE(proto);
-  auto x = sqs::parse(r, *proto, sqs::settings{}, api_limits{});
+  auto x = sqs::parse(r, *proto, "req-1", sqs::settings{}, api_limits{});
   if (auto rep = std::get_if<reply>(&x))
     FAIL(rep->body);
   return std::get<sqs::call>(std::move(x));
@@ -55,7 +55,7 @@ sqs::call parsed(const request& r) {
 reply refused(const request& r) {
   auto proto = sqs::detect(r);
   REQUIRE(proto);
-  auto x = sqs::parse(r, *proto, sqs::settings{}, api_limits{});
+  auto x = sqs::parse(r, *proto, "req-1", sqs::settings{}, api_limits{});
   REQUIRE(std::holds_alternative<reply>(x));
   return std::get<reply>(std::move(x));
 }
@@ -156,6 +156,23 @@ TEST_CASE("SQS's rules refuse bad requests with SQS's codes") {
   auto q = refused(query_request("Action=GetQueueUrl"));
   CHECK(q.content_type == std::string{"text/xml"});
   CHECK(q.body.find("<Code>MissingParameter</Code>") != std::string::npos);
+  // Hostile shapes: a plain parameter named as a flattened list or map, an
+  // action name that is not UTF-8.
+  CHECK(parsed(query_request("Action=ListQueues&AttributeNames=x"
+                             "&AttributeName.1=y&Attributes=z"
+                             "&Attribute.1.Name=a&Attribute.1.Value=b"))
+          .act
+        == sqs::action::list_queues);
+  auto clash = parsed(query_request(
+    "Action=SendMessageBatch&QueueUrl=q&Entries=x"
+    "&SendMessageBatchRequestEntry.1.Id=a"
+    "&SendMessageBatchRequestEntry.1.MessageBody=b"));
+  CHECK(clash.entries.size() == 1);
+  auto bad_name = refused(json_request("\xff\xfe", "{}"));
+  CHECK(code_of(bad_name) == "com.amazonaws.sqs#InvalidAction");
+  CHECK(refused(query_request("Action=ListQueues&%FF=1"))
+          .body.find("<Code>InvalidParameterValue</Code>")
+        != std::string::npos);
   // An entry that breaks a rule fails alone.
   auto c = parsed(json_request(
     "SendMessageBatch",
@@ -186,7 +203,7 @@ TEST_CASE("results render as JSON and as Query's XML") {
                  "red</StringValue><DataType>String</DataType></Value>"
                  "</MessageAttribute>")
         != std::string::npos);
-  // Only the attributes asked for, and their MD5.
+  // Only the attributes asked for.
   CHECK(xml.find("size") == std::string::npos);
   CHECK(xml.find("<Attribute><Name>ApproximateReceiveCount</Name><Value>0"
                  "</Value></Attribute>")
@@ -205,16 +222,22 @@ TEST_CASE("results render as JSON and as Query's XML") {
         == "red");
 }
 
+TEST_CASE("message ids have a UUID's shape") {
+  CHECK(sqs::message_id(1) == "00000000-0000-4000-8000-000000000001");
+  CHECK(sqs::message_id(0x123456789abcdef0)
+        == "12345678-0000-4000-8000-00009abcdef0");
+}
+
 TEST_CASE("MD5s are the ones SDKs check") {
   CHECK(sqs::md5_hex("hello") == "5d41402abc4b2a76b9719d911017c592");
-  // Checked by botocore (the AWS CLI) against this server: a Number and a
-  // Binary, in name order.
+  // As tests/sqs/boto3_test.py computes it on its own from SQS's
+  // documentation: a Number and a Binary, in name order.
   std::vector<message_attribute> xs{{"n", "Number", "5"},
                                     {"b", "Binary", std::string("\0\1\2", 3)}};
   CHECK(sqs::attributes_md5(xs) == "89a918f0d3ced8d38e0b410c8b650072");
 }
 
-TEST_CASE("Signature Version 4: AWS's own example, then refusals") {
+TEST_CASE("Signature Version 4: a signature botocore made, then refusals") {
   auto parsed = auth::token_set::parse(
     "AKIDEXAMPLE sigv4:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY *\n"
     "hashed 0000000000000000000000000000000000000000000000000000000000000000"
@@ -223,18 +246,20 @@ TEST_CASE("Signature Version 4: AWS's own example, then refusals") {
   REQUIRE(std::holds_alternative<std::shared_ptr<const auth::token_set>>(
     parsed));
   auto& tokens = *std::get<0>(parsed);
-  // AWS's documented example: IAM ListUsers at 2015-08-30T12:36:00Z.
+  // AWS's documented example (IAM ListUsers at 2015-08-30T12:36:00Z) for
+  // SQS: the signature is botocore's (Debian's 1.29), whose signer gives
+  // AWS's documented signature for the IAM request.
   request r;
   r.method = verb::get;
   r.path = "/";
-  r.query = "Action=ListUsers&Version=2010-05-08";
+  r.query = "Action=ListQueues&Version=2012-11-05";
   r.headers = "content-type:application/x-www-form-urlencoded; "
-              "charset=utf-8\nhost:iam.amazonaws.com\n"
+              "charset=utf-8\nhost:sqs.us-east-1.amazonaws.com\n"
               "x-amz-date:20150830T123600Z\n";
   r.authorization =
-    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/"
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/sqs/"
     "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
-    "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+    "Signature=979deaff64162e454b0e3bf66df2e4748b1d1f03aa7ef70d959658a276b75f85";
   std::tm tm{};
   tm.tm_year = 115;
   tm.tm_mon = 7;
@@ -247,7 +272,7 @@ TEST_CASE("Signature Version 4: AWS's own example, then refusals") {
   auto v = sigv4::verify(tokens, r, at + std::chrono::minutes{16});
   CHECK(v.failure == sqs::code::request_expired);
   auto changed = r;
-  changed.query = "Action=ListUsers&Version=2010-05-09";
+  changed.query = "Action=ListQueues&Version=2012-11-06";
   CHECK(sigv4::verify(tokens, changed, at).failure
         == sqs::code::signature_does_not_match);
   auto body = r;
@@ -266,6 +291,32 @@ TEST_CASE("Signature Version 4: AWS's own example, then refusals") {
   auto bearer = r;
   bearer.authorization = "Bearer abc";
   CHECK(sigv4::verify(tokens, bearer, at).failure
+        == sqs::code::incomplete_signature);
+  // SignedHeaders must be in order, once each, present, with host and
+  // x-amz-date, and x-amz-target when the request has one; the scope's
+  // service is sqs.
+  auto with_signed = [&](std::string names) {
+    auto x = r;
+    auto at_names = x.authorization.find("SignedHeaders=") + 14;
+    auto end = x.authorization.find(',', at_names);
+    x.authorization.replace(at_names, end - at_names, names);
+    return x;
+  };
+  for (auto names : {"host;content-type;x-amz-date", "content-type;host;host;x-amz-date",
+                     "content-type;x-amz-date", "content-type;host",
+                     "content-type;host;x-amz-date;x-other", "Host;x-amz-date"}) {
+    INFO(names);
+    CHECK(sigv4::verify(tokens, with_signed(names), at).failure
+          == sqs::code::incomplete_signature);
+  }
+  auto targeted = r;
+  targeted.headers += "x-amz-target:AmazonSQS.PurgeQueue\n";
+  CHECK(sigv4::verify(tokens, targeted, at).failure
+        == sqs::code::incomplete_signature);
+  auto other_service = r;
+  other_service.authorization.replace(
+    other_service.authorization.find("/sqs/"), 5, "/iam/");
+  CHECK(sigv4::verify(tokens, other_service, at).failure
         == sqs::code::incomplete_signature);
   // A sigv4: line is a bearer token too, by its SHA-256.
   CHECK(tokens.identify("Bearer wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -1,9 +1,12 @@
 """ActorMQ's SQS API through Debian's boto3 (botocore 1.29: the Query
-protocol, with botocore's MD5 checks of bodies and attributes) and Debian's
-AWS CLI. Usage: boto3_test.py ACTORMQ_BINARY [unittest args]."""
+protocol; it checks no MD5, so these tests check every MD5 against SQS's
+documented algorithm, written here on its own) and Debian's AWS CLI.
+Usage: boto3_test.py ACTORMQ_BINARY [unittest args]."""
 
 import datetime
+import hashlib
 import json
+import struct
 import os
 import subprocess
 import sys
@@ -32,6 +35,25 @@ def client(server, key="test", secret="test"):
         "sqs", endpoint_url=server.url, region_name="us-east-1",
         aws_access_key_id=key, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 0}))
+
+
+def md5_of_attributes(attrs):
+    """SQS's MD5OfMessageAttributes: by name, each name, type and value
+    length-prefixed, with a transport byte (1 text, 2 binary)."""
+    out = b""
+    for name in sorted(attrs):
+        a = attrs[name]
+        binary = "BinaryValue" in a
+        value = a["BinaryValue"] if binary else a["StringValue"].encode()
+        for part in (name.encode(), a["DataType"].encode()):
+            out += struct.pack(">I", len(part)) + part
+        out += bytes([2 if binary else 1]) + struct.pack(">I", len(value))
+        out += value
+    return hashlib.md5(out).hexdigest()
+
+
+def md5(text):
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def code_of(err):
@@ -121,13 +143,22 @@ class QueryProtocol(unittest.TestCase):
                 "s": {"DataType": "String", "StringValue": "text"},
                 "n": {"DataType": "Number.int", "StringValue": "42"},
                 "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"}})
-        self.assertIn("MD5OfMessageAttributes", sent)
+        self.assertEqual(sent["MD5OfMessageBody"], md5("héllo \U0001F600"))
+        self.assertEqual(sent["MD5OfMessageAttributes"], md5_of_attributes({
+            "s": {"DataType": "String", "StringValue": "text"},
+            "n": {"DataType": "Number.int", "StringValue": "42"},
+            "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"}}))
         got = self.sqs.receive_message(
             QueueUrl=url, MessageAttributeNames=["All"],
             AttributeNames=["All"])["Messages"]
         self.assertEqual(len(got), 1)
         m = got[0]
         self.assertEqual(m["MessageId"], sent["MessageId"])
+        self.assertRegex(m["MessageId"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}"
+                                         r"-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertEqual(m["MD5OfBody"], md5(m["Body"]))
+        self.assertEqual(m["MD5OfMessageAttributes"],
+                         sent["MD5OfMessageAttributes"])
         self.assertEqual(m["Body"], "héllo \U0001F600")
         self.assertEqual(m["MessageAttributes"]["b"]["BinaryValue"],
                          b"\x00\x01\xff")
@@ -142,6 +173,9 @@ class QueryProtocol(unittest.TestCase):
         again = self.sqs.receive_message(
             QueueUrl=url, MessageAttributeNames=["s"])["Messages"][0]
         self.assertEqual(list(again["MessageAttributes"]), ["s"])
+        # The MD5 of what came back: the one attribute asked for.
+        self.assertEqual(again["MD5OfMessageAttributes"],
+                         md5_of_attributes(again["MessageAttributes"]))
         self.sqs.delete_message(QueueUrl=url,
                                 ReceiptHandle=again["ReceiptHandle"])
         self.assertNotIn("Messages", self.sqs.receive_message(QueueUrl=url))

@@ -1,5 +1,6 @@
 // ActorMQ's SQS API through the current AWS SDK for JavaScript (the AWS JSON
-// 1.0 protocol, with its MD5 checks on), sqs-producer and sqs-consumer.
+// 1.0 protocol, with its MD5 checks of bodies on: MD5OfMessageBody and
+// MD5OfBody), sqs-producer and sqs-consumer.
 // ACTORMQ_BINARY names the binary; each suite runs it in a process of its
 // own on a free port.
 import { test, before, after, describe } from "node:test";
@@ -121,7 +122,7 @@ describe("the AWS JSON protocol", () => {
     await refused(sqs.send(new CreateQueueCommand({ QueueName: "js-x", Attributes: { Bogus: "1" } })), "InvalidAttributeName");
   });
 
-  test("messages with attributes pass the SDK's MD5 checks", async () => {
+  test("messages with attributes pass the SDK's MD5 checks of bodies", async () => {
     const url = await make("js-msgs");
     const sent = await sqs.send(new SendMessageCommand({
       QueueUrl: url, MessageBody: "ünïcödé \u{1F680}",
