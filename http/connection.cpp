@@ -433,9 +433,10 @@ void connection::serve_sqs(const request& req, sqs::protocol proto) {
   }
   if (tokens) {
     auto grant = sqs::needed_grant(call->act);
+    auto any_grant = call->act == sqs::action::get_queue_url
+                     || call->act == sqs::action::list_dead_letter_source_queues;
     auto denied = grant ? !who.token->allows(*grant, call->queue)
-                        : call->act == sqs::action::get_queue_url
-                            && !who.token->may_see(call->queue);
+                        : any_grant && !who.token->may_see(call->queue);
     if (denied) {
       refuse(sqs::code::access_denied,
              grant ? "The token holds no " + std::string{auth::name_of(*grant)}

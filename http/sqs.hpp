@@ -212,10 +212,11 @@ std::variant<call, reply> parse(const request& req, protocol proto,
                                 const api_limits& limits);
 
 /// The grant an action needs on its queue with access control on; none
-/// for ListQueues and ListDeadLetterSourceQueues' answers (they list the
-/// queues the token holds a grant on), GetQueueUrl (any grant on the
-/// queue) and CancelMessageMoveTask (manage on the task's queue, checked
-/// with the task).
+/// for ListQueues (it lists the queues the token holds a grant on),
+/// GetQueueUrl and ListDeadLetterSourceQueues (any grant on the queue; the
+/// list shows only queues the token holds a grant on) and
+/// CancelMessageMoveTask (manage on the task's queue, checked with the
+/// task).
 std::optional<auth::action> needed_grant(action act);
 
 /// The action's name, as in `X-Amz-Target` and `Action=`.

@@ -363,6 +363,36 @@ class QueryProtocol(unittest.TestCase):
         self.assertIn("<Code>InvalidAction</Code>", body)
         self.assertIn("<RequestId>", body)
 
+    def test_move_tasks_in_query(self):
+        # botocore 1.29 predates the move-task actions: raw Query requests.
+        import urllib.request
+
+        def query(body):
+            req = urllib.request.Request(
+                self.server.url + "/", data=body.encode(), headers={
+                    "Content-Type": "application/x-www-form-urlencoded"})
+            return urllib.request.urlopen(req).read().decode()
+
+        dlq = self.queue("move-dlq")
+        arn = "arn:aws:sqs:us-east-1:000000000000:move-dlq"
+        src = self.queue("move-src", RedrivePolicy=json.dumps(
+            {"deadLetterTargetArn": arn, "maxReceiveCount": 1}))
+        self.sqs.send_message(QueueUrl=src, MessageBody="back home")
+        m = self.sqs.receive_message(QueueUrl=src)["Messages"][0]
+        self.sqs.change_message_visibility(
+            QueueUrl=src, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        self.assertEqual(self.sqs.get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+            ["Attributes"]["ApproximateNumberOfMessages"], "1")
+        started = query("Action=StartMessageMoveTask&SourceArn=" + arn)
+        self.assertIn("<StartMessageMoveTaskResult><TaskHandle>", started)
+        listed = query("Action=ListMessageMoveTasks&SourceArn=" + arn)
+        self.assertIn("<ListMessageMoveTasksResultEntry><TaskHandle>", listed)
+        self.assertIn("<Status>COMPLETED</Status>", listed)
+        self.assertIn("<ApproximateNumberOfMessagesMoved>1<", listed)
+        self.assertEqual(self.sqs.receive_message(QueueUrl=src)
+                         ["Messages"][0]["Body"], "back home")
+
     def test_native_and_sqs_share_queues(self):
         import urllib.request
         url = self.queue("shared-1")
@@ -495,11 +525,31 @@ class Signatures(unittest.TestCase):
         with self.assertRaises(ClientError) as e:
             bob.create_queue(QueueName="not-bobs")
         self.assertEqual(code_of(e), "AccessDenied")
-        client(self.server, "alice", "alice-secret").create_queue(
-            QueueName="alices")
+        alice = client(self.server, "alice", "alice-secret")
+        alice.create_queue(QueueName="alices")
         names = [u.rsplit("/", 1)[1]
                  for u in bob.list_queues().get("QueueUrls", [])]
         self.assertEqual(names, ["only-bob"])
+        # A queue of alice's that dead-letters into bob's: bob does not
+        # learn its name.
+        alice.create_queue(QueueName="alices-src", Attributes={
+            "RedrivePolicy": json.dumps({
+                "deadLetterTargetArn":
+                    "arn:aws:sqs:us-east-1:000000000000:only-bob",
+                "maxReceiveCount": 3})})
+        self.assertEqual(bob.list_dead_letter_source_queues(
+            QueueUrl=url).get("queueUrls", []), [])
+        # A dead-letter queue bob may not send to is refused.
+        with self.assertRaises(ClientError) as e:
+            bob.create_queue(QueueName="only-dl", Attributes={
+                "RedrivePolicy": json.dumps({
+                    "deadLetterTargetArn":
+                        "arn:aws:sqs:us-east-1:000000000000:alices",
+                    "maxReceiveCount": 3})})
+        self.assertEqual(code_of(e), "AccessDenied")
+        # GetQueueUrl takes any grant on the queue.
+        self.assertEqual(bob.get_queue_url(QueueName="only-bob")["QueueUrl"],
+                         url)
 
     def test_unsigned_and_stale_requests(self):
         import urllib.request
