@@ -71,6 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.amz_target = std::string{"AmazonSQS."} + a;
     parse_one(r);
   }
+  // An action name of any bytes.
+  r.amz_target = "AmazonSQS." + input.substr(0, 32);
+  parse_one(r);
   r.amz_target.clear();
   r.content_type = "application/x-www-form-urlencoded";
   parse_one(r);
