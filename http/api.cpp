@@ -413,10 +413,7 @@ bool path_matches(std::string_view path, std::string_view pattern,
 /// Reads `max=n` (1-100) from a query string; 1 if absent.
 bool query_max(std::string_view query, uint32_t& out) {
   while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{}
-                                          : query.substr(amp + 1);
+    auto pair = take_until(query, '&');
     if (pair.substr(0, 4) != "max=")
       continue;
     auto value = pair.substr(4);

@@ -47,10 +47,7 @@ std::variant<payload, problem> from_json(std::string_view body) {
 
 std::variant<payload, problem> from_form(std::string_view body) {
   while (!body.empty()) {
-    auto end = body.find('&');
-    auto field = body.substr(0, end);
-    body = end == std::string_view::npos ? std::string_view{}
-                                         : body.substr(end + 1);
+    auto field = take_until(body, '&');
     auto eq = field.find('=');
     auto key = percent_decode(field.substr(0, eq), true);
     if (!key)

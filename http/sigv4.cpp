@@ -57,10 +57,7 @@ std::string uri_encode(std::string_view x, bool keep_slash) {
 std::string canonical_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> xs;
   while (!query.empty()) {
-    auto amp = query.find('&');
-    auto field = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{}
-                                          : query.substr(amp + 1);
+    auto field = take_until(query, '&');
     if (field.empty())
       continue;
     auto eq = field.find('=');
@@ -92,10 +89,7 @@ std::optional<std::string> header(std::string_view headers,
                                   std::string_view name) {
   std::optional<std::string> out;
   while (!headers.empty()) {
-    auto nl = headers.find('\n');
-    auto line = headers.substr(0, nl);
-    headers = nl == std::string_view::npos ? std::string_view{}
-                                           : headers.substr(nl + 1);
+    auto line = take_until(headers, '\n');
     auto colon = line.find(':');
     if (line.substr(0, colon) != name)
       continue;
@@ -153,10 +147,7 @@ std::vector<std::string_view> signed_names(std::string_view list,
   bool date = false;
   bool target = false;
   for (auto rest = list; !rest.empty();) {
-    auto semi = rest.find(';');
-    auto name = rest.substr(0, semi);
-    rest = semi == std::string_view::npos ? std::string_view{}
-                                          : rest.substr(semi + 1);
+    auto name = take_until(rest, ';');
     if (name.empty() || out.size() == max_signed_headers
         || (!out.empty() && name <= out.back())
         || std::any_of(name.begin(), name.end(),
@@ -191,10 +182,7 @@ verdict verify(const auth::token_set& tokens, const request& req,
   auth.remove_prefix(algorithm.size());
   std::string_view credential, signed_headers, signature;
   while (!auth.empty()) {
-    auto comma = auth.find(',');
-    auto part = trim(auth.substr(0, comma));
-    auth = comma == std::string_view::npos ? std::string_view{}
-                                           : auth.substr(comma + 1);
+    auto part = trim(take_until(auth, ','));
     auto eq = part.find('=');
     auto key = part.substr(0, eq);
     auto value = eq == std::string_view::npos ? std::string_view{}
@@ -265,12 +253,8 @@ verdict verify(const auth::token_set& tokens, const request& req,
   to_sign += sha256_hex(canonical);
   // The key: HMACs of the scope's parts, from "AWS4" and the secret.
   auto key = "AWS4" + signer->secret;
-  for (auto rest = scope; !rest.empty();) {
-    auto s = rest.find('/');
-    key = hmac(key, rest.substr(0, s));
-    rest = s == std::string_view::npos ? std::string_view{}
-                                       : rest.substr(s + 1);
-  }
+  for (auto rest = scope; !rest.empty();)
+    key = hmac(key, take_until(rest, '/'));
   auto expected = hex_lower(
     reinterpret_cast<const unsigned char*>(hmac(key, to_sign).data()), 32);
   if (CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) != 0)

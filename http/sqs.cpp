@@ -370,9 +370,7 @@ json unflatten(const flat& xs) {
 /// Reads `a=b&c=d` into pairs; false on a bad %-escape.
 bool read_form(std::string_view x, flat& out) {
   while (!x.empty()) {
-    auto end = x.find('&');
-    auto field = x.substr(0, end);
-    x = end == std::string_view::npos ? std::string_view{} : x.substr(end + 1);
+    auto field = take_until(x, '&');
     if (field.empty())
       continue;
     auto eq = field.find('=');
@@ -419,9 +417,7 @@ bool queue_path(std::string_view path, std::string& name) {
 /// undecoded).
 bool has_param(std::string_view x, std::string_view name) {
   while (!x.empty()) {
-    auto end = x.find('&');
-    auto field = x.substr(0, end);
-    x = end == std::string_view::npos ? std::string_view{} : x.substr(end + 1);
+    auto field = take_until(x, '&');
     if (field.substr(0, field.find('=')) == name)
       return true;
   }

@@ -20,6 +20,16 @@ inline bool iequals(std::string_view x, std::string_view y) {
   return true;
 }
 
+/// The part of `rest` before its first `sep` (all of it if none); `rest`
+/// keeps what follows that `sep`.
+inline std::string_view take_until(std::string_view& rest, char sep) {
+  auto at = rest.find(sep);
+  auto part = rest.substr(0, at);
+  rest = at == std::string_view::npos ? std::string_view{}
+                                      : rest.substr(at + 1);
+  return part;
+}
+
 /// `x` without the spaces and tabs around it.
 inline std::string_view trim(std::string_view x) {
   while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
