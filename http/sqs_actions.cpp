@@ -173,6 +173,24 @@ std::vector<std::optional<sqs::fault>> own_failures(const sqs::call& c) {
   return out;
 }
 
+/// Whether `err` is a rule one message can break on its own (as opposed
+/// to the queue's state: full, out of memory, its store failing).
+bool breaks_entry_rule(const caf::error& err) {
+  ec x;
+  if (!is_actormq_error(err, x))
+    return false;
+  switch (x) {
+    case ec::message_required:
+    case ec::message_too_large:
+    case ec::group_required:
+    case ec::fifo_forbids:
+    case ec::too_many_attributes:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void send(bridge_ptr self, call_ptr c, const responder& r,
           caf::actor_clock::time_point until, const queue_actor& q) {
   auto fail = [=](caf::error& err) { answer_error(self, r, *c, err); };
@@ -187,7 +205,8 @@ void send(bridge_ptr self, call_ptr c, const responder& r,
       fail, atom::enqueue::value, c->entries.front().msg);
     return;
   }
-  // The entries that passed their checks go in one write, all or none.
+  // The entries that passed their own checks go in one write, all or none;
+  // if the queue refuses one of them, each on its own (see below).
   auto idx = valid_entries(*c);
   auto failed = own_failures(*c);
   std::vector<ordered_json> ok(c->entries.size());
@@ -209,10 +228,38 @@ void send(bridge_ptr self, call_ptr c, const responder& r,
       answer_batch(r, *c, ok, failed);
     },
     [=](caf::error& err) mutable {
-      auto f = sqs::to_fault(err);
+      if (!breaks_entry_rule(err) || !r.awaited()) {
+        auto f = sqs::to_fault(err);
+        for (auto i : idx)
+          failed[i] = f;
+        answer_batch(r, *c, ok, failed);
+        return;
+      }
+      // An entry broke a rule of the queue's (a FIFO queue's, its size):
+      // each goes on its own, in order, and gets its own result.
+      struct gathered {
+        std::vector<ordered_json> ok;
+        std::vector<std::optional<sqs::fault>> failed;
+        size_t pending;
+      };
+      auto g = std::make_shared<gathered>(gathered{ok, failed, idx.size()});
+      auto one_done = [=] {
+        if (--g->pending == 0)
+          answer_batch(r, *c, g->ok, g->failed);
+      };
       for (auto i : idx)
-        failed[i] = f;
-      answer_batch(r, *c, ok, failed);
+        ask<uint64_t>(
+          self, until, q,
+          [=](uint64_t id) {
+            g->ok[i] = sqs::sent_json(c->entries[i].msg, id);
+            g->ok[i]["Id"] = c->entries[i].id;
+            one_done();
+          },
+          [=](caf::error& e) {
+            g->failed[i] = sqs::to_fault(e);
+            one_done();
+          },
+          atom::enqueue::value, c->entries[i].msg);
     },
     atom::enqueue::value, std::move(msgs));
 }

@@ -246,6 +246,19 @@ describe("the AWS JSON protocol", () => {
     const third = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
     assert.deepEqual(third.Messages.map((m) => m.Body), ["x2"]);
     await refused(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: "late", MessageGroupId: "X", MessageDeduplicationId: "9", DelaySeconds: 5 })), "InvalidParameterValue");
+    // A batch entry the FIFO queue refuses fails alone; the others are sent.
+    const batch = await sqs.send(new SendMessageBatchCommand({
+      QueueUrl: url,
+      Entries: [
+        { Id: "ok1", MessageBody: "z1", MessageGroupId: "Z", MessageDeduplicationId: "z1" },
+        { Id: "nogroup", MessageBody: "z?", MessageDeduplicationId: "z?" },
+        { Id: "ok2", MessageBody: "z2", MessageGroupId: "Z", MessageDeduplicationId: "z2" },
+      ],
+    }));
+    assert.deepEqual(batch.Successful.map((e) => e.Id).sort(), ["ok1", "ok2"]);
+    assert.deepEqual(batch.Failed.map((e) => [e.Id, e.Code]), [["nogroup", "MissingParameter"]]);
+    const zs = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+    assert.deepEqual(zs.Messages.map((m) => m.Body), ["z1", "z2"]);
   });
 
   test("tags and permissions", async () => {
