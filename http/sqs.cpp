@@ -154,6 +154,17 @@ public:
     return true;
   }
 
+  /// A string of 1-128 letters, digits and punctuation (a group, a dedup
+  /// id, an attempt id); `out` unchanged if absent.
+  bool id_text(const char* name, std::string& out) {
+    if (!text(name, out))
+      return false;
+    if (get(name) && !valid_group(out))
+      return set(invalid(name, "It must be 1 to 128 letters, digits and "
+                               "punctuation."));
+    return true;
+  }
+
   /// A required string.
   bool required(const char* name, std::string& out) {
     if (!get(name))
@@ -742,17 +753,9 @@ bool read_message(params& p, const json& obj, new_message& out) {
     return p.set(fail(code::message_too_long,
                       "One or more parameters are invalid. Reason: Message "
                       "must be shorter than 1048576 bytes."));
-  if (!p.text("MessageGroupId", out.group)
-      || !p.text("MessageDeduplicationId", out.dedup_id))
+  if (!p.id_text("MessageGroupId", out.group)
+      || !p.id_text("MessageDeduplicationId", out.dedup_id))
     return false;
-  if (p.get("MessageGroupId") && !valid_group(out.group))
-    return p.set(invalid("MessageGroupId",
-                         "It must be 1 to 128 letters, digits and "
-                         "punctuation."));
-  if (p.get("MessageDeduplicationId") && !valid_group(out.dedup_id))
-    return p.set(invalid("MessageDeduplicationId",
-                         "It must be 1 to 128 letters, digits and "
-                         "punctuation."));
   return read_trace_header(p, out.trace_header);
 }
 
@@ -934,12 +937,8 @@ bool read_call(params& p, const json& obj, const std::string& path_queue,
           || !p.strings("AttributeNames", system)
           || !p.strings("MessageSystemAttributeNames", system)
           || !p.strings("MessageAttributeNames", c.names)
-          || !p.text("ReceiveRequestAttemptId", c.attempt_id))
+          || !p.id_text("ReceiveRequestAttemptId", c.attempt_id))
         return false;
-      if (p.get("ReceiveRequestAttemptId") && !valid_group(c.attempt_id))
-        return p.set(invalid("ReceiveRequestAttemptId",
-                             "It must be 1 to 128 letters, digits and "
-                             "punctuation."));
       c.system_attributes = system_bits(system);
       // SQS's 0 s: the shortest lease ActorMQ gives.
       if (p.get("VisibilityTimeout") && c.visibility == caf::timespan{0})
