@@ -500,9 +500,12 @@ ordered_json stats_json(const queue_stats& s) {
 }
 
 ordered_json info_json(const queue_info& x) {
-  return {{"name", x.name},
-          {"attributes", attributes_json(x.attributes)},
-          {"stats", stats_json(x.stats)}};
+  ordered_json out{{"name", x.name}};
+  if (!x.node.empty())
+    out["node"] = x.node;
+  out["attributes"] = attributes_json(x.attributes);
+  out["stats"] = stats_json(x.stats);
+  return out;
 }
 
 reply ok(const ordered_json& body) {
@@ -674,7 +677,8 @@ reply deleted_reply(const std::string& name) {
   return ok({{"deleted", name}});
 }
 
-reply metrics_reply(const std::vector<queue_info>& xs) {
+reply metrics_reply(const std::vector<queue_info>& xs,
+                    const std::vector<link_info>& links) {
   std::string out;
   each_stat([&](const auto& def) {
     out += "# HELP ";
@@ -688,13 +692,42 @@ reply metrics_reply(const std::vector<queue_info>& xs) {
     out += '\n';
     for (auto& x : xs) {
       out += def.metric;
-      out += "{queue=\"" + x.name + "\"} ";
+      out += "{queue=\"" + x.name + "\"";
+      if (!x.node.empty())
+        out += ",node=\"" + x.node + "\"";
+      out += "} ";
       auto v = stat_value(x.stats.*def.member);
       out += v == std::floor(v) ? std::to_string(static_cast<uint64_t>(v))
                                 : json(v).dump();
       out += '\n';
     }
   });
+  if (!links.empty()) {
+    struct gauge {
+      const char* name;
+      const char* type;
+      const char* help;
+      uint64_t (*value)(const link_info&);
+    };
+    const gauge gauges[] = {
+      {"actormq_cluster_link_up", "gauge",
+       "1 while the link to the peer is up (its queues are served)",
+       [](const link_info& l) -> uint64_t { return l.up ? 1 : 0; }},
+      {"actormq_cluster_link_in_flight", "gauge",
+       "lookups on their way to the peer",
+       [](const link_info& l) { return l.in_flight; }},
+      {"actormq_cluster_link_losses_total", "counter",
+       "times the link to the peer was lost",
+       [](const link_info& l) { return l.losses; }},
+    };
+    for (auto& g : gauges) {
+      out += std::string{"# HELP "} + g.name + " " + g.help + "\n# TYPE "
+             + g.name + " " + g.type + "\n";
+      for (auto& l : links)
+        out += std::string{g.name} + "{peer=\"" + l.peer + "\"} "
+               + std::to_string(g.value(l)) + "\n";
+    }
+  }
   return {200, std::move(out), {}, "text/plain; version=0.0.4"};
 }
 

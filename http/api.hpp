@@ -11,6 +11,7 @@
 #include <caf/timespan.hpp>
 
 #include "actormq/actors.hpp"
+#include "actormq/cluster.hpp"
 #include "auth.hpp"
 #include "json_api.hpp"
 #include "wire.hpp"
@@ -130,7 +131,9 @@ reply queues_reply(const std::vector<queue_info>& xs);
 reply count_reply(std::string_view field, uint64_t n);
 reply deleted_reply(const std::string& name);
 
-/// Every queue's counters in Prometheus' text format.
-reply metrics_reply(const std::vector<queue_info>& xs);
+/// Every queue's counters in Prometheus' text format (labelled with its
+/// node if named), and the state of each link to a peer.
+reply metrics_reply(const std::vector<queue_info>& xs,
+                    const std::vector<link_info>& links);
 
 } // namespace actormq::http

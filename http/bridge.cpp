@@ -25,10 +25,31 @@ namespace {
 /// fails a request with a timeout: an error message with the answer's id.
 void sweep(bridge_ptr self) {
   auto now = self->clock().now();
-  for (auto& [id, until] : self->state.waiting)
-    if (until <= now)
+  for (auto& [id, w] : self->state.waiting)
+    if (w.until <= now)
       self->eq_impl(id, nullptr, self->context(),
                     caf::make_error(caf::sec::request_timeout));
+}
+
+/// Leaves in `xs` the queues that `visible` lets the caller see (all if
+/// null).
+void keep_visible(const std::shared_ptr<const auth::grants>& visible,
+                  std::vector<queue_info>& xs) {
+  if (visible)
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&](const queue_info& x) {
+                              return !visible->may_see(x.name);
+                            }),
+             xs.end());
+}
+
+/// The link to node `peer` is lost: each request forwarded to it fails now
+/// with ec::node_unreachable (CAF would drop it unanswered).
+void peer_lost(bridge_ptr self, const caf::node_id& peer) {
+  for (auto& [id, w] : self->state.waiting)
+    if (w.peer == peer)
+      self->eq_impl(id, nullptr, self->context(),
+                    make_error(ec::node_unreachable));
 }
 
 /// Performs a call on its queue and answers it, by `until`.
@@ -111,6 +132,8 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
       else
         ++i;
     }
+    if (dm.reason == caf::exit_reason::remote_link_unreachable)
+      peer_lost(self, dm.source.node());
   });
   self->delayed_send(self, sweep_interval, atom::tick::value);
   return {
@@ -126,23 +149,36 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
       auto& reg = cfg.registry;
       switch (call.kind) {
         case op::list_queues:
-        case op::metrics: {
-          auto metrics = call.kind == op::metrics;
-          auto visible = std::move(call.visible);
+          // The whole cluster's.
           ask<std::vector<queue_info>>(
             self, until, reg,
-            [=](std::vector<queue_info>& xs) {
-              if (visible)
-                xs.erase(std::remove_if(xs.begin(), xs.end(),
-                                        [&](const queue_info& x) {
-                                          return !visible->may_see(x.name);
-                                        }),
-                         xs.end());
-              r.respond(metrics ? metrics_reply(xs) : queues_reply(xs));
+            [=, visible = std::move(call.visible)](
+              std::vector<queue_info>& xs) {
+              keep_visible(visible, xs);
+              r.respond(queues_reply(xs));
             },
             fail, atom::list::value);
           return;
-        }
+        case op::metrics:
+          // This node's own queues, and its links.
+          ask<std::vector<queue_info>>(
+            self, until, cfg.local,
+            [=, visible = std::move(call.visible)](
+              std::vector<queue_info>& xs) {
+              keep_visible(visible, xs);
+              if (!self->state.cfg.cluster) {
+                r.respond(metrics_reply(xs, {}));
+                return;
+              }
+              ask<std::vector<link_info>>(
+                self, until, self->state.cfg.cluster,
+                [=](std::vector<link_info>& links) {
+                  r.respond(metrics_reply(xs, links));
+                },
+                fail, atom::links::value);
+            },
+            fail, atom::list::value);
+          return;
         case op::get_queue:
           ask<queue_info>(
             self, until, reg, [=](queue_info& x) { r.respond(queue_reply(x)); },

@@ -9,6 +9,7 @@
 #include <caf/timespan.hpp>
 
 #include "actormq/actors.hpp"
+#include "actormq/cluster.hpp"
 #include "api.hpp"
 #include "sqs.hpp"
 
@@ -54,8 +55,16 @@ struct responder {
 
 /// What every bridge needs.
 struct bridge_config {
-  /// Where queues are.
+  /// Where queues are: this node's registry, or its cluster actor.
   registry_actor registry;
+  /// This node's own queues (for /metrics); the same as `registry` on a
+  /// node alone.
+  registry_actor local;
+  /// The cluster actor (for the links' state in /metrics); invalid on a
+  /// node alone.
+  node_actor cluster;
+  /// Requests one bridge forwards to one other node at most at a time.
+  uint64_t max_forwarded = 1024;
   /// A request's backstop (see backstop()).
   caf::timespan actor_timeout;
   /// A receive's backstop beyond its wait.

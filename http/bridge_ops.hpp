@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -10,6 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actormq/errors.hpp"
 #include "actormq/log.hpp"
 #include "bridge.hpp"
 
@@ -24,11 +27,34 @@ constexpr auto sweep_interval = std::chrono::seconds{1};
 /// the requests it waits on.
 struct bridge_state {
   static constexpr const char* name = "actormq.http.bridge";
+
+  /// An answer the bridge waits on.
+  struct wait {
+    /// When it stops waiting.
+    caf::actor_clock::time_point until;
+    /// The node it waits on, if another (a forwarded request); else none.
+    caf::node_id peer;
+  };
+
   bridge_config cfg;
   std::unordered_map<std::string, queue_actor> queues;
-  /// When the bridge stops waiting for each answer it waits on, by the
-  /// answer's message id.
-  std::unordered_map<caf::message_id, caf::actor_clock::time_point> waiting;
+  /// The answers it waits on, by message id.
+  std::unordered_map<caf::message_id, wait> waiting;
+  /// Forwarded requests on their way to each other node.
+  std::map<caf::node_id, uint64_t> forwarded;
+
+  /// The answer `id` arrived (or failed): no longer waited on.
+  void settle(caf::message_id id) {
+    auto i = waiting.find(id);
+    if (i == waiting.end())
+      return;
+    if (i->second.peer) {
+      auto j = forwarded.find(i->second.peer);
+      if (j != forwarded.end() && --j->second == 0)
+        forwarded.erase(j);
+    }
+    waiting.erase(i);
+  }
 };
 
 using bridge_ptr = caf::stateful_actor<bridge_state>*;
@@ -50,28 +76,48 @@ inline caf::actor_clock::time_point deadline(caf::actor_clock::time_point now,
 }
 
 /// Sends `xs` to `dest` and runs `on_answer` with its answer of type
-/// `Answer`, or `on_error` with an error. Requests wait without a CAF
-/// timeout (one per request costs a wake-up of CAF's clock thread, ~8% of
-/// the enqueue rate): the connection's own timer answers the client (see
-/// connection::dispatch), and the bridge's sweep fails a request still
-/// waited on at `until` with `sec::request_timeout` (within a second after
-/// it), so an actor that never answers cannot make the bridge hold its
-/// handlers for ever. The steps of one call share one `until`.
+/// `Answer`, or `on_error` with an error. Local requests wait without a
+/// CAF timeout (one per request costs a wake-up of CAF's clock thread, ~8%
+/// of the enqueue rate): the connection's own timer answers the client
+/// (see connection::dispatch), and the bridge's sweep fails a request
+/// still waited on at `until` with `sec::request_timeout` (within a second
+/// after it), so an actor that never answers cannot make the bridge hold
+/// its handlers for ever. The steps of one call share one `until`. A
+/// request to another node (forwarded) carries `until` as a CAF timeout
+/// too, fails at once when that node's link is lost (see peer_lost()),
+/// and waits with at most cfg.max_forwarded others to the same node:
+/// past that, it fails with ec::node_busy without being sent.
 template <class Answer, class Dest, class OnAnswer, class OnError,
           class... Ts>
 void ask(bridge_ptr self, caf::actor_clock::time_point until,
          const Dest& dest, OnAnswer on_answer, OnError on_error,
          Ts&&... xs) {
-  auto h = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+  auto& st = self->state;
+  caf::node_id peer;
+  caf::duration timeout{caf::infinite};
+  if (dest && dest.node() != self->node()) {
+    auto& n = st.forwarded[dest.node()];
+    if (n >= st.cfg.max_forwarded) {
+      caf::error err = make_error(ec::node_busy);
+      on_error(err);
+      return;
+    }
+    ++n;
+    peer = dest.node();
+    timeout = caf::duration{std::max(
+      std::chrono::duration_cast<caf::timespan>(until - self->clock().now()),
+      caf::timespan{std::chrono::milliseconds{1}})};
+  }
+  auto h = self->request(dest, timeout, std::forward<Ts>(xs)...);
   auto id = h.id();
-  self->state.waiting.emplace(id, until);
+  st.waiting.emplace(id, bridge_state::wait{until, peer});
   h.then(
     [=](Answer& x) mutable {
-      self->state.waiting.erase(id);
+      self->state.settle(id);
       on_answer(x);
     },
     [=](caf::error& err) mutable {
-      self->state.waiting.erase(id);
+      self->state.settle(id);
       on_error(err);
     });
 }

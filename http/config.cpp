@@ -1,5 +1,8 @@
 #include "config.hpp"
 
+#include <algorithm>
+#include <fstream>
+
 #include <exception>
 #include <memory>
 #include <utility>
@@ -105,7 +108,22 @@ config::config()
          "scheme://host[:port] of SQS queue URLs, e.g. behind a proxy "
          "(default: http:// and the request's Host)")
     .add(sqs_region_, "sqs-region",
-         "the region in SQS queue ARNs (default us-east-1)");
+         "the region in SQS queue ARNs (default us-east-1)")
+    .add(node_name_, "node-name",
+         "this node's name, 1-64 of A-Z a-z 0-9 _ . - (shown as the owner "
+         "of its queues); with --cluster, one of its members")
+    .add(cluster_, "cluster",
+         "NAME@HOST:PORT,...: every member of the cluster, the same list on "
+         "every node; each listens for its peers on its own entry")
+    .add(cluster_ca_, "cluster-ca",
+         "PEM CA that signs every member's certificate: links use TLS with "
+         "--tls-cert and --tls-key, verified both ways")
+    .add(cluster_max_in_flight_, "cluster-max-in-flight",
+         "requests forwarded to one other node at most at a time; past it, "
+         "503 with Retry-After (default 1024)")
+    .add(cluster_protocol_, "cluster-protocol",
+         "the cluster protocol version to speak (for tests of mixed "
+         "versions; default: this build's)");
   // Two cores serve HTTP; two scheduler threads keep the actors close to
   // them. The sharing policy wakes an idle worker at once instead of letting
   // it sleep-poll: lower latency per request (bench/cycle.sh: 0.14x -> 0.20x
@@ -225,7 +243,48 @@ std::string config::validate(settings& out) const {
       return e.what();
     }
   }
+  if (auto msg = validate_cluster(result); !msg.empty())
+    return msg;
   out = std::move(result);
+  return {};
+}
+
+std::string config::validate_cluster(settings& result) const {
+  if (!node_name_.empty() && !valid_node_name(node_name_))
+    return "--node-name must be 1-64 of A-Z a-z 0-9 _ . -, got '"
+           + node_name_ + "'";
+  result.node_name = node_name_;
+  if (cluster_.empty()) {
+    if (!cluster_ca_.empty())
+      return "--cluster-ca needs --cluster";
+    return {};
+  }
+  std::string err;
+  result.members = parse_members(cluster_, err);
+  if (result.members.empty())
+    return "--cluster: " + err;
+  if (node_name_.empty())
+    return "--cluster needs --node-name: which member this node is";
+  if (std::none_of(result.members.begin(), result.members.end(),
+                   [&](const member& m) { return m.name == node_name_; }))
+    return "--node-name '" + node_name_ + "' is not a member of --cluster";
+  if (cluster_max_in_flight_ < 1 || cluster_max_in_flight_ > 1000000)
+    return "--cluster-max-in-flight must be between 1 and 1000000, got "
+           + std::to_string(cluster_max_in_flight_);
+  result.cluster_max_in_flight = static_cast<uint64_t>(cluster_max_in_flight_);
+  if (cluster_protocol_ < 1 || cluster_protocol_ > 1000000)
+    return "--cluster-protocol must be between 1 and 1000000";
+  result.cluster_protocol = static_cast<uint32_t>(cluster_protocol_);
+  if (!cluster_ca_.empty()) {
+    if (tls_cert_.empty())
+      return "--cluster-ca needs --tls-cert and --tls-key: the node's "
+             "certificate, signed by that CA";
+    if (!std::ifstream{cluster_ca_})
+      return "--cluster-ca: cannot read " + cluster_ca_;
+    result.cluster_ca = cluster_ca_;
+    result.cluster_cert = tls_cert_;
+    result.cluster_key = tls_key_;
+  }
   return {};
 }
 

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
+#include "actormq/cluster.hpp"
 #include "actormq/log.hpp"
 #include "actormq/storage_actor.hpp"
 #include "auth.hpp"
@@ -70,6 +72,21 @@ struct settings {
   std::shared_ptr<const tls_context> tls;
   /// Where SQS's queue URLs and ARNs point (--sqs-base-url, --sqs-region).
   sqs::settings sqs;
+  /// This node's name (--node-name): the owner named in queue info and the
+  /// `node` label of /metrics; empty: none.
+  std::string node_name;
+  /// The cluster's members (--cluster); empty: this node runs alone.
+  std::vector<member> members;
+  /// With --cluster-ca: the CA file that signs every member's certificate;
+  /// links then use TLS with --tls-cert and --tls-key, verified both ways.
+  std::string cluster_ca;
+  std::string cluster_cert;
+  std::string cluster_key;
+  /// Requests forwarded to one other node at most at a time.
+  uint64_t cluster_max_in_flight = 1024;
+  /// The cluster protocol version this node speaks (only tests of mixed
+  /// versions change it).
+  uint32_t cluster_protocol = cluster_protocol_version;
 };
 
 /// The command line and `caf-application.ini` of `actormq`: CAF's own
@@ -83,6 +100,9 @@ public:
   std::string validate(settings& out) const;
 
 private:
+  /// The cluster's part of validate().
+  std::string validate_cluster(settings& result) const;
+
   std::string host_;
   int64_t port_;
   caf::timespan consume_interval_;
@@ -109,6 +129,11 @@ private:
   std::string tls_client_ca_;
   std::string sqs_base_url_;
   std::string sqs_region_ = "us-east-1";
+  std::string node_name_;
+  std::string cluster_;
+  std::string cluster_ca_;
+  int64_t cluster_max_in_flight_ = 1024;
+  int64_t cluster_protocol_ = cluster_protocol_version;
 };
 
 } // namespace actormq::http

@@ -103,6 +103,13 @@ reply problem_reply(problem x) {
       return error_body(400, "A message has at most "
                                + std::to_string(max_message_attributes)
                                + " attributes");
+    case problem::node_unreachable:
+      return retry_later(error_body(503, "The node that owns this queue is "
+                                         "unreachable; retry later"));
+    case problem::node_busy:
+      return retry_later(error_body(503, "Too many requests are on their "
+                                         "way to the node that owns this "
+                                         "queue; retry later"));
     case problem::fifo_fixed:
       return error_body(409, "fifo is chosen when a queue is created and "
                              "cannot change; create another queue");
@@ -147,7 +154,7 @@ reply problem_reply(problem x) {
     case problem::version_not_supported:
       return error_body(505, "HTTP version is not supported; use HTTP/1.1");
     case problem::unavailable:
-      return error_body(503, "Queue is unavailable; retry later");
+      return retry_later(error_body(503, "Queue is unavailable; retry later"));
     case problem::request_timeout:
       return error_body(408, "Request did not arrive in time "
                              "(--header-timeout, --request-timeout)");
@@ -227,6 +234,10 @@ problem to_problem(const caf::error& x) {
         return problem::fifo_fixed;
       case ec::too_many_attributes:
         return problem::too_many_attributes;
+      case ec::node_unreachable:
+        return problem::node_unreachable;
+      case ec::node_busy:
+        return problem::node_busy;
     }
     return problem::internal_error;
   }

@@ -45,6 +45,11 @@ enum class problem : uint8_t {
   fifo_fixed,
   /// 400: a message with more than max_message_attributes attributes.
   too_many_attributes,
+  /// 503: the node that owns the queue is unreachable (with Retry-After).
+  node_unreachable,
+  /// 503: too many requests are on their way to the queue's node (with
+  /// Retry-After).
+  node_busy,
   /// 400: the body is not JSON.
   malformed_json,
   /// 400: the body is not UTF-8.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -9,9 +10,13 @@
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
+#include <caf/io/publish.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actormq/cluster.hpp"
 #include "actormq/consumer_actor.hpp"
 #include "actormq/durable.hpp"
 #include "actormq/log.hpp"
@@ -58,6 +63,63 @@ int print_new_token(const std::string& name) {
   return 0;
 }
 
+/// Prepares `cfg` for a cluster node: the types that cross nodes, CAF's
+/// middleman (and libcaf_openssl with --cluster-ca, so that no plain
+/// connection is ever made), and heartbeats that notice a dead or hung
+/// peer within seconds (unless the command line sets them).
+void prepare_cluster(actormq::http::config& cfg,
+                     const actormq::http::settings& opts) {
+  actormq::add_cluster_types(cfg);
+  if (!opts.cluster_ca.empty()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.set("openssl.certificate", opts.cluster_cert);
+    cfg.set("openssl.key", opts.cluster_key);
+    cfg.set("openssl.cafile", opts.cluster_ca);
+  }
+  using std::chrono::seconds;
+  if (caf::get_or(cfg, "middleman.heartbeat-interval", caf::timespan{0})
+      == caf::timespan{0})
+    cfg.set("middleman.heartbeat-interval", caf::timespan{seconds{1}});
+  if (caf::get_or(cfg, "middleman.connection-timeout", caf::timespan{0})
+      == caf::timespan{0})
+    cfg.set("middleman.connection-timeout", caf::timespan{seconds{3}});
+}
+
+/// Spawns this node's cluster actor on `local` and publishes it on its own
+/// entry's address; none (logged) if that fails.
+actormq::node_actor start_cluster(caf::actor_system& sys,
+                                  const actormq::http::settings& opts,
+                                  const actormq::registry_actor& local) {
+  using namespace actormq;
+  cluster_config ccfg;
+  ccfg.name = opts.node_name;
+  ccfg.members = opts.members;
+  ccfg.local = local;
+  ccfg.connector = connector(sys);
+  ccfg.max_in_flight = opts.cluster_max_in_flight;
+  ccfg.protocol = opts.cluster_protocol;
+  auto me = *std::find_if(opts.members.begin(), opts.members.end(),
+                          [&](const member& m) {
+                            return m.name == opts.node_name;
+                          });
+  auto node = sys.spawn(cluster_node, std::move(ccfg));
+  auto published
+    = opts.cluster_ca.empty()
+        ? caf::io::publish(node, me.port, me.host.c_str(), true)
+        : caf::openssl::publish(node, me.port, me.host.c_str(), true);
+  if (!published) {
+    log::error("cannot listen for the cluster on " + me.host + ":"
+               + std::to_string(me.port) + ": "
+               + sys.render(published.error()));
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+    return {};
+  }
+  log::info("cluster: node " + me.name + " listening for its peers on "
+            + me.host + ":" + std::to_string(me.port)
+            + (opts.cluster_ca.empty() ? "" : " (TLS, verified both ways)"));
+  return node;
+}
+
 /// Raises the soft limit on open descriptors to the hard one: each
 /// connection holds one (the server fits --max-connections within it).
 void raise_descriptor_limit() {
@@ -97,8 +159,11 @@ int main(int argc, char** argv) {
     return print_new_token(opts.new_token);
   log::set_level(opts.log_level);
   raise_descriptor_limit();
+  if (!opts.members.empty())
+    prepare_cluster(cfg, opts);
   caf::actor_system sys{cfg};
   registry_config rcfg;
+  rcfg.node = opts.node_name;
   rcfg.defaults.max_message_bytes = opts.max_message_bytes;
   rcfg.max_memory_bytes = opts.max_memory_bytes;
   auto defaults = rcfg.defaults;
@@ -119,7 +184,23 @@ int main(int argc, char** argv) {
     watch(caf::actor_cast<caf::strong_actor_ptr>(node.registry),
           "the registry", on_failure);
   }
-  auto registry = node.registry;
+  node_actor cluster;
+  if (!opts.members.empty()) {
+    cluster = start_cluster(sys, opts, node.registry);
+    if (!cluster) {
+      if (node.storage)
+        stop_durable(sys, node);
+      else
+        caf::anon_send_exit(node.registry, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    watch(caf::actor_cast<caf::strong_actor_ptr>(cluster), "the cluster actor",
+          on_failure);
+  }
+  // Requests go to the cluster actor in a cluster: it finds each queue's
+  // node.
+  auto registry = cluster ? caf::actor_cast<registry_actor>(cluster)
+                          : node.registry;
   consumer_pool_actor consumers;
   if (opts.consumers > 0) {
     consumer_config ccfg;
@@ -134,10 +215,12 @@ int main(int argc, char** argv) {
   auto stop_actors = [&] {
     if (consumers)
       caf::anon_send_exit(consumers, caf::exit_reason::user_shutdown);
+    if (cluster)
+      caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
     if (node.storage)
       stop_durable(sys, node);
     else
-      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(node.registry, caf::exit_reason::user_shutdown);
   };
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
@@ -158,6 +241,9 @@ int main(int argc, char** argv) {
   scfg.tokens = opts.tokens;
   scfg.tls = opts.tls;
   scfg.sqs = opts.sqs;
+  scfg.local = node.registry;
+  scfg.cluster = cluster;
+  scfg.max_forwarded = opts.cluster_max_in_flight;
   scfg.on_failure = on_failure;
   http::server srv{sys, registry, scfg};
   try {

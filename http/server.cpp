@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -136,8 +137,10 @@ void server::start() {
   std::atomic_store(&d.st->tls, d.cfg.tls);
   d.supervisor = detail::spawn_bridges(
     d.sys, d.st,
-    detail::bridge_config{d.registry, d.cfg.actor_timeout,
-                          d.cfg.receive_margin, detail::make_sqs_state()},
+    detail::bridge_config{
+      d.registry, d.cfg.local ? d.cfg.local : d.registry, d.cfg.cluster,
+      std::max<uint64_t>(1, d.cfg.max_forwarded / std::max<size_t>(1, d.cfg.threads)),
+      d.cfg.actor_timeout, d.cfg.receive_margin, detail::make_sqs_state()},
     d.cfg.threads);
   watch(caf::actor_cast<caf::strong_actor_ptr>(d.supervisor),
         "the bridges' supervisor",

@@ -12,6 +12,7 @@
 #include <caf/fwd.hpp>
 
 #include "actormq/actors.hpp"
+#include "actormq/cluster.hpp"
 #include "sqs.hpp"
 #include "tls.hpp"
 
@@ -64,6 +65,14 @@ struct server_config {
   std::shared_ptr<const tls_context> tls;
   /// Where SQS's queue URLs and ARNs point.
   sqs::settings sqs;
+  /// In a cluster: this node's own registry (the server's registry is then
+  /// the cluster actor); invalid: the same as the server's.
+  registry_actor local;
+  /// In a cluster: the cluster actor (for /metrics); else invalid.
+  node_actor cluster;
+  /// Requests forwarded to one other node at most at a time; past it,
+  /// 503 with Retry-After.
+  uint64_t max_forwarded = 1024;
   /// Called (on an actor's thread) if the actor that replaces the bridges
   /// ends with a failure: from then on a bridge that ends stays gone, and
   /// the requests it would take hang until their backstop. A service

@@ -1385,6 +1385,14 @@ fault to_fault(const caf::error& err) {
       case ec::too_many_attributes:
         return invalid("MessageAttributes",
                        "A message has at most 10 attributes.");
+      case ec::node_unreachable:
+        return fail(code::service_unavailable,
+                    "The node that owns the queue is unreachable; try "
+                    "again later.");
+      case ec::node_busy:
+        return fail(code::service_unavailable,
+                    "Too many requests are on their way to the node that "
+                    "owns the queue; try again later.");
     }
   }
   if (err == caf::sec::request_receiver_down

@@ -42,6 +42,10 @@ std::string to_string(ec x) {
       return "fifo_fixed";
     case ec::too_many_attributes:
       return "too_many_attributes";
+    case ec::node_unreachable:
+      return "node_unreachable";
+    case ec::node_busy:
+      return "node_busy";
   }
   return "unknown";
 }

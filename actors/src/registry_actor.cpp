@@ -223,7 +223,7 @@ caf::result<std::vector<queue_info>> registry_state::list() {
   if (queues.empty())
     return std::vector<queue_info>{};
   auto rp = self->make_response_promise<std::vector<queue_info>>();
-  auto held = hold(rp);
+  auto held = promises.hold(rp);
   struct tally {
     std::vector<queue_info> result;
     size_t pending = 0;
@@ -238,10 +238,10 @@ caf::result<std::vector<queue_info>> registry_state::list() {
         return;
       std::sort(t->result.begin(), t->result.end(),
                 [](auto& x, auto& y) { return x.name < y.name; });
-      done(held);
+      promises.done(held);
       rp.deliver(std::move(t->result));
     };
-    auto info = queue_info{name, e.attributes, {}};
+    auto info = queue_info{name, e.attributes, {}, node};
     self->request(e.handle, caf::infinite, atom::stats::value)
       .then(
         [=](queue_stats& stats) mutable {
@@ -258,17 +258,17 @@ caf::result<queue_info> registry_state::stats(const std::string& name) {
   if (i == queues.end())
     return make_error(ec::unknown_queue);
   auto rp = self->make_response_promise<queue_info>();
-  auto held = hold(rp);
-  auto info = queue_info{name, i->second.attributes, {}};
+  auto held = promises.hold(rp);
+  auto info = queue_info{name, i->second.attributes, {}, node};
   self->request(i->second.handle, caf::infinite, atom::stats::value)
     .then(
       [=](queue_stats& stats) mutable {
-        done(held);
+        promises.done(held);
         info.stats = std::move(stats);
         rp.deliver(std::move(info));
       },
       [=](caf::error& err) mutable {
-        done(held);
+        promises.done(held);
         rp.deliver(std::move(err));
       });
   return rp;
@@ -319,6 +319,17 @@ void registry_state::erase_records(const std::string& name,
 void registry_state::move_to(
   const std::string& dest, std::string source, std::vector<moved_message> xs,
   std::function<void(caf::expected<uint64_t>)> done) {
+  if (router) {
+    self
+      ->request(router, remote_move_timeout, atom::get::value, dest, true)
+      .then(
+        [this, source = std::move(source), xs = std::move(xs),
+         done](queue_actor& q) mutable {
+          hand_over(q, std::move(source), std::move(xs), std::move(done));
+        },
+        [done](caf::error& err) { done(std::move(err)); });
+    return;
+  }
   auto& e = obtain(dest, defaults);
   when_ready(e, [this, dest, source = std::move(source), xs = std::move(xs),
                  done](const caf::error& err) mutable {
@@ -327,11 +338,45 @@ void registry_state::move_to(
       done(err ? err : make_error(ec::unknown_queue));
       return;
     }
-    self->request(i->second.handle, caf::infinite, atom::adopt::value,
-                  std::move(source), std::move(xs))
+    hand_over(i->second.handle, std::move(source), std::move(xs),
+              std::move(done));
+  });
+}
+
+void registry_state::hand_over(
+  const queue_actor& q, std::string source, std::vector<moved_message> xs,
+  std::function<void(caf::expected<uint64_t>)> done) {
+  if (q.node() == self->node()) {
+    // One store: the queue removes the origins in the write that adds them.
+    self->request(q, caf::infinite, atom::adopt::value, std::move(source),
+                  std::move(xs))
       .then([done](uint64_t n) { done(n); },
             [done](caf::error& err) { done(std::move(err)); });
-  });
+    return;
+  }
+  // Another node's store: the origins go here once it has written them.
+  store_batch erase;
+  for (auto& x : xs)
+    if (!x.origin.empty())
+      erase.push_back(
+        store_op{store_op::kind::erase, std::exchange(x.origin, {}), {}});
+  self
+    ->request(q, remote_move_timeout, atom::adopt::value, std::move(source),
+              std::move(xs))
+    .then(
+      [this, erase = std::move(erase), done](uint64_t n) mutable {
+        if (erase.empty()) {
+          done(n);
+          return;
+        }
+        write(std::move(erase), [done, n](const caf::error& err) {
+          if (err)
+            done(err);
+          else
+            done(n);
+        });
+      },
+      [done](caf::error& err) { done(std::move(err)); });
 }
 
 caf::result<uint64_t>
@@ -350,13 +395,13 @@ registry_state::adopt(const std::string& source,
     return uint64_t{0};
   }
   auto rp = self->make_response_promise<uint64_t>();
-  auto held = hold(rp);
+  auto held = promises.hold(rp);
   moving[source] += 1;
   // An error leaves them stored at their source: back there after a
   // restart.
   move_to(i->second.attributes.dead_letter_queue, source, std::move(xs),
           [this, held, rp, source](caf::expected<uint64_t> n) mutable {
-            done(held);
+            promises.done(held);
             moved_out(source);
             deliver(rp, n);
           });
@@ -368,7 +413,7 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
   if (i == queues.end())
     return make_error(ec::unknown_queue);
   auto rp = self->make_response_promise<uint64_t>();
-  auto held = hold(rp);
+  auto held = promises.hold(rp);
   moving[name] += 1;
   self->request(i->second.handle, caf::infinite, atom::redrive::value)
     .then(
@@ -381,7 +426,7 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
           by_home[home].push_back(std::move(x));
         }
         if (by_home.empty()) {
-          done(held);
+          promises.done(held);
           moved_out(name);
           rp.deliver(uint64_t{0});
           return;
@@ -403,14 +448,14 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
                       t->err = std::move(n.error());
                     if (--t->pending > 0)
                       return;
-                    done(held);
+                    promises.done(held);
                     moved_out(name);
                     deliver(rp, t->err ? caf::expected<uint64_t>{t->err}
                                        : t->moved);
                   });
       },
       [this, held, rp, name](caf::error& err) mutable {
-        done(held);
+        promises.done(held);
         moved_out(name);
         rp.deliver(std::move(err));
       });
@@ -552,8 +597,7 @@ void registry_state::end(const caf::error& reason) {
   }
   for (auto& [addr, d] : std::exchange(deleting, {}))
     d.done(unavailable());
-  for (auto& [n, f] : std::exchange(pending, {}))
-    f(unavailable());
+  promises.fail_all(unavailable());
   writes.fail_all(unavailable());
 }
 
@@ -568,6 +612,7 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   st.budget = std::make_shared<memory_budget>();
   st.budget->limit = cfg.max_memory_bytes;
   st.storage = std::move(cfg.storage);
+  st.node = std::move(cfg.node);
   st.clock = clock_map::at(self->clock().now());
   if (auto recovered = std::move(cfg.recovered))
     st.start(*recovered);
@@ -597,6 +642,9 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       return self->state.redrive(name);
     },
     [=](atom::drain) { self->state.drain(); },
+    [=](atom::route, queue_locator& router) {
+      self->state.router = std::move(router);
+    },
   };
 }
 

@@ -78,21 +78,27 @@ struct queue_info {
   std::string name;
   queue_attributes attributes;
   queue_stats stats;
+  /// The node that owns it (registry_config::node); empty: not named.
+  std::string node = {};
 };
 
 /// @relates queue_info
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_info& x) {
   return f(caf::meta::type_name("actormq::queue_info"), x.name, x.attributes,
-           x.stats);
+           x.stats, x.node);
 }
+
+/// Finds queues by name.
+using queue_locator = caf::typed_actor<
+  // Returns the named queue; creates it with the defaults if the flag is
+  // set. Errors: ec::invalid_queue_name, ec::unknown_queue (in a cluster
+  // also ec::node_unreachable, ec::node_busy).
+  caf::replies_to<atom::get, std::string, bool>::with<queue_actor>>;
 
 /// Owns the named queues: creates them, watches them, routes dead letters
 /// and redrives. Names are 1-80 of [A-Za-z0-9_.-].
-using registry_actor = dead_letter_sink::extend<
-  // Returns the named queue; creates it with the defaults if the flag is
-  // set. Errors: ec::invalid_queue_name, ec::unknown_queue.
-  caf::replies_to<atom::get, std::string, bool>::with<queue_actor>,
+using registry_actor = dead_letter_sink::extend_with<queue_locator>::extend<
   // Creates a queue (from the defaults) or changes an existing one: sets
   // the attributes the mask names (attribute_field bits) to the given
   // values, in one step. Errors: ec::invalid_queue_name (also for a bad
@@ -110,7 +116,10 @@ using registry_actor = dead_letter_sink::extend<
   // ec::unknown_queue.
   caf::replies_to<atom::redrive, std::string>::with<uint64_t>,
   // Answers every long poll of every queue now (the service is stopping).
-  caf::reacts_to<atom::drain>>;
+  caf::reacts_to<atom::drain>,
+  // From now on, dead letters and redrives go to queues found through
+  // this locator (a cluster's: the queue may live on another node).
+  caf::reacts_to<atom::route, queue_locator>>;
 
 /// @relates store_op
 template <class Inspector>

@@ -49,5 +49,13 @@ using give_back = caf::atom_constant<caf::atom("give_back")>;
 using drain = caf::atom_constant<caf::atom("drain")>;
 /// A periodic or scheduled wake-up.
 using tick = caf::atom_constant<caf::atom("tick")>;
+/// Cluster: a node introduces itself to a peer (protocol version, name).
+using hello = caf::atom_constant<caf::atom("hello")>;
+/// Cluster: ask for the member list.
+using members = caf::atom_constant<caf::atom("members")>;
+/// Cluster: ask for the state of each link to a peer.
+using links = caf::atom_constant<caf::atom("links")>;
+/// Cluster: where a registry finds queues it does not hold.
+using route = caf::atom_constant<caf::atom("route")>;
 
 } // namespace actormq::atom

@@ -42,6 +42,12 @@ enum class ec : uint8_t {
   fifo_fixed,
   /// A message with more than max_message_attributes attributes.
   too_many_attributes,
+  /// The node that owns the queue is not connected (down, hung, or
+  /// refused): nothing was done.
+  node_unreachable,
+  /// As many requests as allowed are on their way to the node that owns
+  /// the queue: nothing was done.
+  node_busy,
 };
 
 /// The category of ActorMQ's errors in `caf::error`.

@@ -10,7 +10,10 @@
 #include <tuple>
 #include <vector>
 
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/none.hpp>
 #include <caf/timespan.hpp>
 
 namespace actormq {
@@ -403,12 +406,57 @@ typename Inspector::result_type inspect(Inspector& f, new_message& x) {
            x.priority, x.dedup_id, x.group, x.sender, x.trace_header);
 }
 
+/// A time of the actor clock as CAF inspects it: across processes it
+/// travels as system-clock nanoseconds since the epoch, since the steady
+/// clocks of two hosts share no epoch; time_point{} ("never") travels as 0.
+struct wire_time {
+  time_point& t;
+};
+
+/// The system-clock nanoseconds that `t` (a steady time) stands for now.
+inline int64_t to_wire(time_point t) {
+  if (t == time_point{})
+    return 0;
+  auto sys = std::chrono::system_clock::now()
+             + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+               t - std::chrono::steady_clock::now());
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           sys.time_since_epoch())
+    .count();
+}
+
+/// The steady time that system-clock nanoseconds `ns` stand for now.
+inline time_point from_wire(int64_t ns) {
+  if (ns == 0)
+    return time_point{};
+  auto sys = std::chrono::system_clock::time_point{
+    std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::nanoseconds{ns})};
+  return std::chrono::steady_clock::now()
+         + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+           sys - std::chrono::system_clock::now());
+}
+
+/// @relates wire_time
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_time x) {
+  int64_t ns = 0;
+  if constexpr (Inspector::reads_state)
+    ns = to_wire(x.t);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.t = from_wire(ns);
+    return caf::none;
+  });
+  return f(ns, load);
+}
+
 /// @relates message
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message& x) {
   return f(caf::meta::type_name("actormq::message"), x.id, x.data,
-           x.priority, x.receive_count, x.enqueued_at, x.group, x.dedup_id,
-           x.first_received_at, x.sender, x.trace_header);
+           x.priority, x.receive_count, wire_time{x.enqueued_at}, x.group,
+           x.dedup_id, wire_time{x.first_received_at}, x.sender,
+           x.trace_header);
 }
 
 /// @relates moved_message
@@ -421,7 +469,7 @@ typename Inspector::result_type inspect(Inspector& f, moved_message& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease& x) {
   return f(caf::meta::type_name("actormq::lease"), x.msg, x.receipt,
-           x.expires, x.source);
+           wire_time{x.expires}, x.source);
 }
 
 /// @relates queue_attributes

@@ -11,11 +11,15 @@
 
 #include "actormq/actors.hpp"
 #include "actormq/message_queue.hpp"
+#include "actormq/promise_book.hpp"
 #include "actormq/queue_actor.hpp"
 #include "actormq/recovery.hpp"
 #include "actormq/write_pipeline.hpp"
 
 namespace actormq {
+
+/// Time a queue on another node has to take moved messages.
+constexpr auto remote_move_timeout = std::chrono::seconds{10};
 
 /// Settings of a registry actor.
 struct registry_config {
@@ -31,6 +35,9 @@ struct registry_config {
   /// What the store held at start: the registry spawns these queues and
   /// drops its reference. May be null.
   std::shared_ptr<recovered_state> recovered;
+  /// The node it runs on, shown as the owner of its queues
+  /// (queue_info::node); empty: none.
+  std::string node;
 };
 
 /// The state of a registry actor. Each handler is one call of a method
@@ -92,11 +99,14 @@ struct registry_state {
   write_pipeline writes;
   /// Queues being deleted, by actor.
   std::map<caf::actor_addr, deletion> deleting;
-  /// Promises whose answer waits on other actors (list, stats, moves),
-  /// by number: end() answers them, so none is dropped.
-  std::map<uint64_t, callback> pending;
-  /// Numbers `pending`.
-  uint64_t next_pending = 0;
+  /// Promises whose answer waits on other actors (list, stats, moves):
+  /// end() answers them, so none is dropped.
+  promise_book promises;
+  /// Where dead letters and redrives find queues (a cluster's); invalid:
+  /// in this registry.
+  queue_locator router;
+  /// Shown as the owner of its queues (queue_info::node).
+  std::string node;
   /// Moves (dead letters, redrives) on their way out of each queue, by
   /// name: until they are written at their destination, the store holds
   /// them in the queue they left.
@@ -165,21 +175,6 @@ struct registry_state {
   void record_saved(const std::string& name, uint64_t incarnation,
                     const caf::error& err);
 
-  /// Keeps `rp` in `pending`; returns its number (see done()).
-  template <class T>
-  uint64_t hold(caf::typed_response_promise<T> rp) {
-    auto n = next_pending++;
-    pending.emplace(n, [rp](const caf::error& err) mutable {
-      rp.deliver(err);
-    });
-    return n;
-  }
-
-  /// The promise `n` is answered (or about to be): forgets it.
-  void done(uint64_t n) {
-    pending.erase(n);
-  }
-
   /// Runs `f` once no move out of `name` is on its way: its records are
   /// then what it holds (a delete may remove them, a restart read them).
   void when_settled(const std::string& name, std::function<void()> f);
@@ -197,12 +192,20 @@ struct registry_state {
   /// Spawns and watches the actor of `name`.
   queue_actor spawn_queue(const std::string& name, queue_config cfg);
 
-  /// Hands `xs` to the queue `dest` (created if need be) as messages from
-  /// `source` (empty: coming home); calls `done` with how many it took
-  /// once they are written, or with the error.
+  /// Hands `xs` to the queue `dest` (created if need be; found through
+  /// `router` if set) as messages from `source` (empty: coming home);
+  /// calls `done` with how many it took once they are written, or with the
+  /// error.
   void move_to(const std::string& dest, std::string source,
                std::vector<moved_message> xs,
                std::function<void(caf::expected<uint64_t>)> done);
+
+  /// Hands `xs` to the queue `q`. On another node (another store), their
+  /// records here go once `q` has written them: a failure between the two
+  /// writes leaves a message in both places (at-least-once).
+  void hand_over(const queue_actor& q, std::string source,
+                 std::vector<moved_message> xs,
+                 std::function<void(caf::expected<uint64_t>)> done);
 };
 
 /// The behaviour of a registry actor. Spawn it with
