@@ -239,7 +239,7 @@ void cluster_state::linked(size_t i, node_actor node,
   p.node = std::move(node);
   p.registry = std::move(registry);
   p.up = true;
-  p.reported = false;
+  p.reported = caf::error{};
   p.backoff = caf::timespan{0};
   self->monitor(p.node);
   log::info("cluster: linked to " + describe(p.who));
@@ -262,7 +262,9 @@ void cluster_state::lost(size_t i, const caf::error& reason) {
         ids.push_back(id);
     for (auto id : ids)
       fail_request(self, id, make_error(ec::node_unreachable));
-  } else if (p.reported) {
+  } else if (p.reported && reason
+             && p.reported.category() == reason.category()
+             && p.reported.code() == reason.code()) {
     log::debug("cluster: still cannot reach " + describe(p.who) + " ("
                + self->system().render(reason) + ")");
   } else {
@@ -273,7 +275,7 @@ void cluster_state::lost(size_t i, const caf::error& reason) {
       log::warning("cluster: cannot reach " + describe(p.who) + " ("
                    + self->system().render(reason) + "); trying again");
   }
-  p.reported = true;
+  p.reported = reason;
   p.node = node_actor{};
   p.registry = registry_actor{};
   retry(i);

@@ -137,8 +137,9 @@ struct cluster_state {
     /// Requests on their way to it.
     uint64_t in_flight = 0;
     uint64_t losses = 0;
-    /// Logged as unreachable since it was last up (logs once per outage).
-    bool reported = false;
+    /// Why it was last logged as unreachable since it was up: a try that
+    /// fails for the same reason again logs at debug level only.
+    caf::error reported;
   };
 
   node_actor::pointer self = nullptr;
