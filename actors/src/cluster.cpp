@@ -87,11 +87,15 @@ std::vector<member> parse_members(std::string_view text, std::string& err) {
     err = std::move(what);
     return std::vector<member>{};
   };
-  while (!text.empty()) {
+  if (text.empty())
+    return fail("the list names no node");
+  for (auto more = true; more;) {
     auto comma = text.find(',');
     auto item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{}
-                                           : text.substr(comma + 1);
+    more = comma != std::string_view::npos;
+    text = more ? text.substr(comma + 1) : std::string_view{};
+    if (item.empty())
+      return fail("the list has an empty entry");
     auto at = item.find('@');
     auto colon = item.rfind(':');
     if (at == std::string_view::npos || colon == std::string_view::npos
@@ -125,8 +129,6 @@ std::vector<member> parse_members(std::string_view text, std::string& err) {
     }
     out.push_back(std::move(m));
   }
-  if (out.empty())
-    return fail("the list names no node");
   return out;
 }
 

@@ -6,6 +6,7 @@ Usage: cluster_test.py ACTORMQ_BINARY [unittest args]."""
 
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -16,6 +17,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -214,6 +216,109 @@ class Spread(unittest.TestCase):
             xml = r.read().decode()
         for name in made:
             self.assertIn("/000000000000/%s</QueueUrl>" % name, xml)
+
+    def test_sqs_send_and_receive_through_nodes_that_do_not_own_the_queue(self):
+        made = queues_on(self.c, 1, "sqs_")
+        name = next(q for q, o in made.items() if o == "n1")
+        self.c[0].json("POST", "/queues/%s/purge" % name)
+
+        def query(node, params):
+            req = urllib.request.Request(
+                node.url + "/000000000000/" + name,
+                data=urllib.parse.urlencode(params).encode(), method="POST")
+            req.add_header("Content-Type",
+                           "application/x-www-form-urlencoded")
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.read().decode()
+        sent = query(self.c[1], {"Action": "SendMessage",
+                                 "MessageBody": "via n2"})
+        self.assertIn("<MessageId>", sent)
+        got = query(self.c[2], {"Action": "ReceiveMessage",
+                                "WaitTimeSeconds": "5"})
+        self.assertIn("<Body>via n2</Body>", got)
+        handle = got.split("<ReceiptHandle>")[1].split("</ReceiptHandle>")[0]
+        query(self.c[1], {"Action": "DeleteMessage",
+                          "ReceiptHandle": handle})
+        status, info = self.c[0].json("GET", "/queues/" + name)
+        self.assertEqual(info["stats"]["ready"] + info["stats"]["in_flight"],
+                         0)
+
+    def test_dead_letters_and_redrives_cross_nodes(self):
+        made = queues_on(self.c, 1, "dl_")
+        source = next(q for q, o in made.items() if o == "n1")
+        dlq = next(q for q, o in made.items() if o == "n2")
+        self.c[0].json("POST", "/queues/%s/purge" % source)
+        self.c[0].json("POST", "/queues/%s/purge" % dlq)
+        status, _ = self.c[2].json("PUT", "/queues/" + source,
+                                   {"max_deliveries": 1,
+                                    "dead_letter_queue": dlq})
+        self.assertEqual(status, 200)
+        self.assertEqual(self.c[2].send(source, "doomed")[0], 200)
+        status, body = self.c[1].json(
+            "POST", "/queues/%s/receive" % source,
+            {"visibility_seconds": 0.2})
+        self.assertEqual([m["message"] for m in body["messages"]], ["doomed"])
+        deadline = time.monotonic() + 10
+        while True:
+            status, info = self.c[2].json("GET", "/queues/" + dlq)
+            if info["stats"]["ready"] == 1:
+                break
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.1)
+        status, info = self.c[0].json("GET", "/queues/" + source)
+        self.assertEqual(info["stats"]["ready"] + info["stats"]["in_flight"],
+                         0)
+        status, body = self.c[2].json("POST", "/queues/%s/redrive" % dlq)
+        self.assertEqual((status, body), (200, {"redriven": 1}))
+        status, body = self.c[1].json("POST", "/queues/%s/receive" % source)
+        self.assertEqual([m["message"] for m in body["messages"]], ["doomed"])
+
+    def test_random_operations_through_random_nodes_match_a_model(self):
+        seed = int(os.environ.get("SEED", random.randrange(1 << 30)))
+        rng = random.Random(seed)
+        made = queues_on(self.c, 1, "m%d_" % seed)
+        for name in made:
+            self.c[0].json("POST", "/queues/%s/purge" % name)
+        names = sorted(made)
+        ready = {q: set() for q in names}
+        leased = {q: {} for q in names}
+        n = 0
+        for step in range(300):
+            q = rng.choice(names)
+            via = rng.choice(self.c.nodes)
+            where = "seed %d, step %d, %s via %s" % (seed, step, q, via.name)
+            op = rng.choice(["send", "send", "receive", "ack", "release"])
+            if op == "send":
+                body = "m%d" % n
+                n += 1
+                self.assertEqual(via.send(q, body)[0], 200, where)
+                ready[q].add(body)
+            elif op == "receive":
+                status, body = via.json(
+                    "POST", "/queues/%s/receive" % q,
+                    {"max": rng.randint(1, 3), "visibility_seconds": 600})
+                self.assertEqual(status, 200, where)
+                for m in body["messages"]:
+                    self.assertIn(m["message"], ready[q], where)
+                    ready[q].remove(m["message"])
+                    leased[q][m["receipt"]] = m["message"]
+                if ready[q] and not body["messages"]:
+                    self.fail("nothing received from a ready queue: " + where)
+            elif leased[q]:
+                receipt = rng.choice(sorted(leased[q]))
+                path = "/queues/%s/%s" % (q, op)
+                status, body = via.json("POST", path, {"receipts": [receipt]})
+                self.assertEqual(status, 200, where)
+                self.assertTrue(body["results"][0]["ok"], where)
+                message = leased[q].pop(receipt)
+                if op == "release":
+                    ready[q].add(message)
+        for q in names:
+            status, info = rng.choice(self.c.nodes).json("GET", "/queues/" + q)
+            self.assertEqual(info["stats"]["ready"], len(ready[q]),
+                             "seed %d, %s" % (seed, q))
+            self.assertEqual(info["stats"]["in_flight"], len(leased[q]),
+                             "seed %d, %s" % (seed, q))
 
     def test_a_create_anywhere_lands_on_the_hash_owner(self):
         # The same names land on the same nodes whichever node creates them.

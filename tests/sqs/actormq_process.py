@@ -23,11 +23,11 @@ class Server:
     def start(self):
         path = os.path.join(self.dir.name, "log")
         seen = os.path.getsize(path) if os.path.exists(path) else 0
-        log = open(path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "--port=0", "--host=127.0.0.1",
-             "--data-dir=" + self.data, "--consumers=0"] + self.args,
-            stdout=log, stderr=subprocess.STDOUT)
+        with open(path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "--port=0", "--host=127.0.0.1",
+                 "--data-dir=" + self.data, "--consumers=0"] + self.args,
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with open(path, "rb") as f:
