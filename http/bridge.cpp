@@ -52,6 +52,50 @@ void peer_lost(bridge_ptr self, const caf::node_id& peer) {
                     make_error(ec::node_unreachable));
 }
 
+/// Holds a single enqueue `x` for the queue `q` on another node: the
+/// enqueues that reach the bridge before its next atom::flush go to `q`
+/// in one message (one BASP round trip for many; BASP's cost is per
+/// message), each still enqueued, and answered, on its own.
+void gather(bridge_ptr self, const queue_actor& q, op kind, new_message x,
+            const responder& r, caf::actor_clock::time_point until) {
+  auto& st = self->state;
+  if (st.gathering.empty())
+    self->send(self, atom::flush::value);
+  auto& g = st.gathering[q.address()];
+  if (g.messages.empty()) {
+    g.queue = q;
+    g.until = until;
+  }
+  g.messages.push_back(std::move(x));
+  g.waiting.emplace_back(r, kind);
+}
+
+/// Sends what gather() holds.
+void flush(bridge_ptr self) {
+  for (auto& [addr, g] : std::exchange(self->state.gathering, {})) {
+    auto waiting = std::move(g.waiting);
+    ask<enqueue_results>(
+      self, g.until, g.queue,
+      [=](enqueue_results& got) {
+        for (size_t i = 0; i < waiting.size(); ++i) {
+          auto& [r, kind] = waiting[i];
+          if (i >= got.errors.size() || got.errors[i])
+            answer_error(self, r,
+                         i < got.errors.size()
+                           ? got.errors[i]
+                           : caf::make_error(caf::sec::invalid_argument));
+          else
+            r.respond(enqueue_reply(kind, false, {got.ids[i]}));
+        }
+      },
+      [=](caf::error& err) {
+        for (auto& w : waiting)
+          answer_error(self, w.first, err);
+      },
+      atom::enqueue::value, std::move(g.messages), atom::each::value);
+  }
+}
+
 /// Performs a call on its queue and answers it, by `until`.
 void on_queue(bridge_ptr self, api_call& call, const responder& r,
               caf::actor_clock::time_point until, const queue_actor& q) {
@@ -63,7 +107,9 @@ void on_queue(bridge_ptr self, api_call& call, const responder& r,
     case op::enqueue_compat:
     case op::enqueue: {
       auto kind = call.kind;
-      if (call.batch)
+      if (!call.batch && q.node() != self->node())
+        gather(self, q, kind, std::move(call.messages.front()), r, until);
+      else if (call.batch)
         ask<std::vector<uint64_t>>(
           self, until, q,
           [=](std::vector<uint64_t>& ids) {
@@ -234,6 +280,7 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
                                      cfg.receive_margin));
       serve_sqs(self, call, r, until);
     },
+    [=](atom::flush) { flush(self); },
     [=](atom::tick) {
       sweep(self);
       self->delayed_send(self, sweep_interval, atom::tick::value);

@@ -36,8 +36,20 @@ struct bridge_state {
     caf::node_id peer;
   };
 
+  /// Single enqueues for one queue on another node, gathered while the
+  /// bridge's mailbox holds more: sent as one message (see gather()).
+  struct gathered {
+    queue_actor queue;
+    std::vector<new_message> messages;
+    /// Who waits for each, and with which reply.
+    std::vector<std::pair<responder, op>> waiting;
+    caf::actor_clock::time_point until;
+  };
+
   bridge_config cfg;
   std::unordered_map<std::string, queue_actor> queues;
+  /// What gather() holds, by queue; sent on the next atom::flush.
+  std::map<caf::actor_addr, gathered> gathering;
   /// The answers it waits on, by message id.
   std::unordered_map<caf::message_id, wait> waiting;
   /// Forwarded requests on their way to each other node.

@@ -70,6 +70,22 @@ TEST_CASE_METHOD(queue_fixture, "a batch is all or nothing") {
   CHECK(*ids == std::vector<uint64_t>{1, 2});
 }
 
+TEST_CASE_METHOD(queue_fixture, "messages enqueued each on their own fail "
+                                "alone") {
+  std::vector<new_message> xs(3);
+  xs[0].data.body = "fine";
+  xs[2].data.body = "also fine";
+  auto got = request<enqueue_results>(q, atom::enqueue::value, xs,
+                                      atom::each::value);
+  REQUIRE(got);
+  CHECK(got->ids == std::vector<uint64_t>{1, 0, 2});
+  REQUIRE(got->errors.size() == 3);
+  CHECK_FALSE(got->errors[0]);
+  CHECK(error_of(got->errors[1]) == ec::message_required);
+  CHECK_FALSE(got->errors[2]);
+  CHECK(stats(q).enqueued == 2);
+}
+
 TEST_CASE_METHOD(queue_fixture, "a long poll is answered when a message "
                                 "arrives, and empty when its wait is over") {
   std::vector<lease> got;

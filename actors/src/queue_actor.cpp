@@ -274,6 +274,17 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
       settle(self, now);
       return reply(self, std::move(*ids));
     },
+    [=](atom::enqueue, std::vector<new_message>& xs, atom::each) {
+      auto now = now_of(self);
+      enqueue_results result;
+      for (auto& x : xs) {
+        auto id = self->state.queue.push(std::move(x), now);
+        result.ids.push_back(id ? *id : 0);
+        result.errors.push_back(id ? caf::error{} : std::move(id.error()));
+      }
+      settle(self, now);
+      return reply(self, std::move(result));
+    },
     [=](atom::receive, uint32_t max, caf::timespan visibility,
         caf::timespan wait) -> caf::result<std::vector<lease>> {
       auto& st = self->state;

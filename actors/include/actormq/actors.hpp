@@ -18,6 +18,20 @@
 /// Every typed actor interface of ActorMQ.
 namespace actormq {
 
+/// What a queue answers to messages enqueued each on its own: per message,
+/// its id (0 if it failed) and its error (none if it went in).
+struct enqueue_results {
+  std::vector<uint64_t> ids;
+  std::vector<caf::error> errors;
+};
+
+/// @relates enqueue_results
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, enqueue_results& x) {
+  return f(caf::meta::type_name("actormq::enqueue_results"), x.ids,
+           x.errors);
+}
+
 /// Where a queue sends the messages that reached max_deliveries.
 using dead_letter_sink = caf::typed_actor<
   // Takes messages moved from the queue named by the string: dead letters
@@ -37,6 +51,10 @@ using queue_actor = dead_letter_sink::extend<
   // Adds a batch, all or nothing; replies with the ids in order.
   caf::replies_to<atom::enqueue, std::vector<new_message>>::with<
     std::vector<uint64_t>>,
+  // Adds each message on its own (as that many single enqueues, in one
+  // write); replies with each one's id or error, in order.
+  caf::replies_to<atom::enqueue, std::vector<new_message>,
+                  atom::each>::with<enqueue_results>,
   // Leases up to `max` messages for `visibility` (0: the queue's); waits up
   // to `wait` (negative: the queue's receive_wait) for the first one, then
   // replies (maybe with none).

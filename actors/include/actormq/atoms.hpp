@@ -49,6 +49,8 @@ using give_back = caf::atom_constant<caf::atom("give_back")>;
 using drain = caf::atom_constant<caf::atom("drain")>;
 /// A periodic or scheduled wake-up.
 using tick = caf::atom_constant<caf::atom("tick")>;
+/// Each on its own (an enqueue of several messages that are not a batch).
+using each = caf::atom_constant<caf::atom("each")>;
 /// Cluster: a node introduces itself to a peer (protocol version, name).
 using hello = caf::atom_constant<caf::atom("hello")>;
 /// Cluster: ask for the member list.
