@@ -8,7 +8,8 @@
 # reader, at once against byte by byte), request_body (the body and query of
 # every route: JSON, form and other types), auth_file (the --auth-file parser
 # and its glob matcher), sqs_request (SQS requests of every action in both
-# protocols, and SigV4's Authorization header).
+# protocols, and SigV4's Authorization header), members (the --cluster
+# member list, and rendezvous placement on what it takes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps clang libclang-rt-14-dev
@@ -16,7 +17,8 @@ seconds="${1:-180}"
 shift || true
 targets=("$@")
 if (( ${#targets[@]} == 0 )); then
-  targets=(record_decoder http_reader request_body auth_file sqs_request)
+  targets=(record_decoder http_reader request_body auth_file sqs_request
+           members)
 fi
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I actors/include -I http)
@@ -38,6 +40,9 @@ for target in "${targets[@]}"; do
                http/json_api.cpp http/auth.cpp actors/src/errors.cpp
                actors/src/log.cpp)
       libs=(-lcaf_core -lcrypto); max_len=8192 ;;
+    members)
+      sources=(actors/src/cluster.cpp actors/src/errors.cpp actors/src/log.cpp)
+      libs=(-lcaf_openssl -lcaf_io -lcaf_core -lcrypto); max_len=1024 ;;
     *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
   esac
   clang++ "${flags[@]}" "${sources[@]}" "fuzz/$target.cpp" "${libs[@]}" \
