@@ -46,10 +46,20 @@ void keep_visible(const std::shared_ptr<const auth::grants>& visible,
 /// The link to node `peer` is lost: each request forwarded to it fails now
 /// with ec::node_unreachable (CAF would drop it unanswered).
 void peer_lost(bridge_ptr self, const caf::node_id& peer) {
-  for (auto& [id, w] : self->state.waiting)
+  auto& st = self->state;
+  for (auto& [id, w] : st.waiting)
     if (w.peer == peer)
       self->eq_impl(id, nullptr, self->context(),
                     make_error(ec::node_unreachable));
+  for (auto i = st.gathering.begin(); i != st.gathering.end();) {
+    if (i->second.queue.node() != peer) {
+      ++i;
+      continue;
+    }
+    for (auto& w : i->second.waiting)
+      answer_error(self, w.first, make_error(ec::node_unreachable));
+    i = st.gathering.erase(i);
+  }
 }
 
 /// Holds a single enqueue `x` for the queue `q` on another node: the
@@ -73,7 +83,17 @@ void gather(bridge_ptr self, const queue_actor& q, op kind, new_message x,
 /// Sends what gather() holds.
 void flush(bridge_ptr self) {
   for (auto& [addr, g] : std::exchange(self->state.gathering, {})) {
-    auto waiting = std::move(g.waiting);
+    // A client answered meanwhile (its backstop) was told to retry: its
+    // message goes no further.
+    std::vector<std::pair<responder, op>> waiting;
+    std::vector<new_message> messages;
+    for (size_t i = 0; i < g.waiting.size(); ++i)
+      if (g.waiting[i].first.awaited()) {
+        waiting.push_back(std::move(g.waiting[i]));
+        messages.push_back(std::move(g.messages[i]));
+      }
+    if (waiting.empty())
+      continue;
     ask<enqueue_results>(
       self, g.until, g.queue,
       [=](enqueue_results& got) {
@@ -92,7 +112,7 @@ void flush(bridge_ptr self) {
         for (auto& w : waiting)
           answer_error(self, w.first, err);
       },
-      atom::enqueue::value, std::move(g.messages), atom::each::value);
+      atom::enqueue::value, std::move(messages), atom::each::value);
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include "actormq/errors.hpp"
 #include "actormq/log.hpp"
+#include "actormq/registry_actor.hpp"
 #include "actormq/type_ids.hpp"
 #include "answer.hpp"
 
@@ -49,6 +50,13 @@ std::string describe(const member& m) {
 void fail_request(caf::scheduled_actor* self, caf::message_id id,
                   caf::error err) {
   self->eq_impl(id, nullptr, self->context(), std::move(err));
+}
+
+/// Whether the message in hand came from another node (or an application
+/// there): the internal messages of a node actor are refused from outside.
+bool from_outside(caf::scheduled_actor* self) {
+  auto& sender = self->current_sender();
+  return sender && sender->node() != self->node();
 }
 
 /// A promise that `st` holds (see cluster_state::promises) until answered.
@@ -148,6 +156,13 @@ size_t owner_of(std::string_view queue, const std::vector<member>& members) {
 
 template <class Answer, class F, class G, class... Ts>
 void cluster_state::ask(size_t i, F f, G g, Ts&&... xs) {
+  ask_within<Answer>(cfg.request_timeout, i, std::move(f), std::move(g),
+                     std::forward<Ts>(xs)...);
+}
+
+template <class Answer, class F, class G, class... Ts>
+void cluster_state::ask_within(caf::timespan timeout, size_t i, F f, G g,
+                               Ts&&... xs) {
   auto& p = peers[i];
   if (!p.up) {
     g(make_error(ec::node_unreachable));
@@ -158,8 +173,7 @@ void cluster_state::ask(size_t i, F f, G g, Ts&&... xs) {
     return;
   }
   ++p.in_flight;
-  auto h = self->request(p.registry, cfg.request_timeout,
-                         std::forward<Ts>(xs)...);
+  auto h = self->request(p.registry, timeout, std::forward<Ts>(xs)...);
   auto id = h.id();
   waiting.emplace(id, i);
   h.then(
@@ -205,11 +219,14 @@ void cluster_state::connect(size_t i) {
 
 void cluster_state::greet(size_t i, node_actor node) {
   peers[i].connecting = true;
+  peers[i].greeting = node.address();
   self
     ->request(node, cfg.request_timeout, atom::hello::value, cfg.protocol,
               cfg.name)
     .then(
       [this, i, node](std::string& name, registry_actor& reg) {
+        if (peers[i].greeting != node.address())
+          return; // A later greet took its place.
         peers[i].connecting = false;
         if (name != peers[i].who.name) {
           lost(i, caf::make_error(caf::sec::invalid_argument,
@@ -218,16 +235,18 @@ void cluster_state::greet(size_t i, node_actor node) {
         }
         linked(i, node, std::move(reg));
       },
-      [this, i](caf::error& err) {
+      [this, i, node](caf::error& err) {
+        if (peers[i].greeting != node.address())
+          return;
         peers[i].connecting = false;
         lost(i, err);
       });
 }
 
 void cluster_state::retry(size_t i) {
-  if (!initiates(i))
-    return;
   auto& p = peers[i];
+  if (!initiates(i) && !p.candidate)
+    return;
   p.backoff = std::min(cfg.retry_max,
                        std::max(cfg.retry_min, p.backoff * 2));
   self->delayed_send(self, p.backoff, atom::tick::value, static_cast<uint32_t>(i));
@@ -241,6 +260,7 @@ void cluster_state::linked(size_t i, node_actor node,
   p.node = std::move(node);
   p.registry = std::move(registry);
   p.up = true;
+  p.greeting = caf::actor_addr{};
   p.reported = caf::error{};
   p.backoff = caf::timespan{0};
   self->monitor(p.node);
@@ -278,6 +298,7 @@ void cluster_state::lost(size_t i, const caf::error& reason) {
                    + self->system().render(reason) + "); trying again");
   }
   p.reported = reason;
+  p.greeting = caf::actor_addr{};
   p.node = node_actor{};
   p.registry = registry_actor{};
   retry(i);
@@ -292,34 +313,38 @@ cluster_state::hello(uint32_t version, const std::string& from) {
     log::error("cluster: refused " + text);
     return caf::make_error(caf::sec::incompatible_versions, text);
   }
-  if (!from.empty()) {
-    auto i = std::find_if(peers.begin(), peers.end(),
-                          [&](const peer& p) { return p.who.name == from; });
-    if (i == peers.end() || i - peers.begin() == static_cast<long>(me)) {
-      log::error("cluster: refused '" + from + "': not a member");
-      return caf::make_error(caf::sec::invalid_argument,
-                             "'" + from + "' is not a member");
-    }
-    auto k = static_cast<size_t>(i - peers.begin());
-    auto sender = caf::actor_cast<node_actor>(self->current_sender());
-    if (initiates(k)) {
-      // It is back: reach it now rather than after the backoff.
-      if (!peers[k].up) {
-        peers[k].backoff = caf::timespan{0};
-        connect(k);
-      }
-    } else if (sender && !peers[k].connecting
-               && (!peers[k].up
-                   || peers[k].node.address() != sender.address())) {
-      // It reached this node (over the connection it made): greet it back
-      // for its registry. A new actor from a member that is up restarted
-      // before its loss was noticed.
-      if (peers[k].up)
-        lost(k, caf::make_error(caf::exit_reason::remote_link_unreachable));
-      greet(k, sender);
-    }
+  using answer = caf::result<std::string, registry_actor>;
+  // An application: it needs no registry of this node's own.
+  if (from.empty())
+    return answer(cfg.name, registry_actor{});
+  auto i = std::find_if(peers.begin(), peers.end(),
+                        [&](const peer& p) { return p.who.name == from; });
+  if (i == peers.end() || i - peers.begin() == static_cast<long>(me)) {
+    log::error("cluster: refused '" + from + "': not a member");
+    return caf::make_error(caf::sec::invalid_argument,
+                           "'" + from + "' is not a member");
   }
-  return caf::result<std::string, registry_actor>(cfg.name, cfg.local);
+  auto k = static_cast<size_t>(i - peers.begin());
+  auto& p = peers[k];
+  auto sender = caf::actor_cast<node_actor>(self->current_sender());
+  if (initiates(k)) {
+    // It is back: reach it now rather than after the backoff.
+    if (!p.up) {
+      p.backoff = caf::timespan{0};
+      connect(k);
+    }
+  } else if (sender && p.greeting != sender.address()
+             && (!p.up || p.node.address() != sender.address())) {
+    // It reached this node (over the connection it made): greet it back
+    // for its registry, and again after a backoff until that works. A new
+    // actor from a member that is up restarted before its loss was
+    // noticed.
+    if (p.up)
+      lost(k, caf::make_error(caf::exit_reason::remote_link_unreachable));
+    p.candidate = sender;
+    greet(k, sender);
+  }
+  return answer(cfg.name, cfg.local);
 }
 
 void cluster_state::locate(const std::string& name,
@@ -409,17 +434,33 @@ bool cluster_state::creatable(const std::string& name,
 caf::result<queue_actor> cluster_state::get(const std::string& name,
                                             bool create) {
   auto rp = keep<queue_actor>(*this);
-  auto fetch = [this, rp, name](size_t k, bool make) mutable {
+  auto fetch = [this, rp, name, create](size_t k, bool make) mutable {
     ask<queue_actor>(
       k,
       [this, rp, name, k](queue_actor& q) mutable {
         owners[name] = k;
         rp.deliver(q);
       },
-      [this, rp, name](const caf::error& err) mutable {
-        if (is_error(err, ec::unknown_queue))
-          owners.erase(name);
-        rp.deliver(err);
+      [this, rp, name, create](const caf::error& err) mutable {
+        if (!is_error(err, ec::unknown_queue)) {
+          rp.deliver(err);
+          return;
+        }
+        // Deleted since it was seen there: created anew on its hash owner
+        // if the caller creates.
+        owners.erase(name);
+        auto home = owner_of(name, cfg.members);
+        if (!create)
+          rp.deliver(err);
+        else
+          ask<queue_actor>(
+            home,
+            [this, rp, name, home](queue_actor& q) mutable {
+              owners[name] = home;
+              rp.deliver(q);
+            },
+            [rp](const caf::error& e) mutable { rp.deliver(e); },
+            atom::get::value, name, true);
       },
       atom::get::value, name, make);
   };
@@ -493,15 +534,22 @@ caf::result<std::vector<queue_info>> cluster_state::list() {
 
 /// Asks the node that holds `name` a question about it, answered with
 /// `Answer`.
+/// `Answer`, within `timeout`; forgets where it is on success if `forget`
+/// (it is gone).
 template <class Answer, class... Ts>
 caf::result<Answer> ask_owner(cluster_state& st, const std::string& name,
-                              Ts... xs) {
+                              caf::timespan timeout, bool forget, Ts... xs) {
   auto rp = keep<Answer>(st);
   st.locate(
     name,
-    [&st, rp, name, xs...](size_t k) mutable {
-      st.ask<Answer>(
-        k, [rp](Answer& x) mutable { rp.deliver(std::move(x)); },
+    [&st, rp, name, timeout, forget, xs...](size_t k) mutable {
+      st.ask_within<Answer>(
+        timeout, k,
+        [&st, rp, name, forget](Answer& x) mutable {
+          if (forget)
+            st.owners.erase(name);
+          rp.deliver(std::move(x));
+        },
         [&st, rp, name](const caf::error& err) mutable {
           if (is_error(err, ec::unknown_queue))
             st.owners.erase(name);
@@ -514,15 +562,22 @@ caf::result<Answer> ask_owner(cluster_state& st, const std::string& name,
 }
 
 caf::result<queue_info> cluster_state::stats(const std::string& name) {
-  return ask_owner<queue_info>(*this, name, atom::stats::value);
+  return ask_owner<queue_info>(*this, name, cfg.request_timeout, false,
+                               atom::stats::value);
 }
 
 caf::result<bool> cluster_state::remove(const std::string& name) {
-  return ask_owner<bool>(*this, name, atom::remove::value);
+  return ask_owner<bool>(*this, name, cfg.request_timeout, true,
+                         atom::remove::value);
 }
 
 caf::result<uint64_t> cluster_state::redrive(const std::string& name) {
-  return ask_owner<uint64_t>(*this, name, atom::redrive::value);
+  // The owner's redrive waits for its moves, each up to
+  // remote_move_timeout.
+  return ask_owner<uint64_t>(*this, name,
+                             cfg.request_timeout
+                               + caf::timespan{2 * remote_move_timeout},
+                             false, atom::redrive::value);
 }
 
 std::vector<link_info> cluster_state::links() const {
@@ -590,7 +645,8 @@ cluster_node(node_actor::stateful_pointer<cluster_state> self,
                             std::move(source), std::move(xs));
     },
     [self](atom::drain) {
-      self->send(self->state.cfg.local, atom::drain::value);
+      if (!from_outside(self))
+        self->send(self->state.cfg.local, atom::drain::value);
     },
     [self](atom::route, queue_locator&) {
       // Its own registry routes through this actor already.
@@ -601,8 +657,14 @@ cluster_node(node_actor::stateful_pointer<cluster_state> self,
     [self](atom::members) { return self->state.cfg.members; },
     [self](atom::links) { return self->state.links(); },
     [self](atom::tick, uint32_t i) {
-      if (i < self->state.peers.size())
-        self->state.connect(i);
+      auto& st = self->state;
+      if (from_outside(self) || i >= st.peers.size())
+        return;
+      auto& p = st.peers[i];
+      if (st.initiates(i))
+        st.connect(i);
+      else if (!p.up && !p.connecting && p.candidate)
+        st.greet(i, p.candidate);
     },
   };
 }

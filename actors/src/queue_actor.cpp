@@ -76,22 +76,31 @@ void end(self_ptr self, const caf::error& reason) {
   st.writes.fail_all(err);
 }
 
+/// How long dead letters that could not be moved wait to be sent again.
+constexpr auto dead_letter_retry = std::chrono::seconds{1};
+
 /// Sends the dead letters that wait for a write to their queue (through
 /// the sink). Until the sink writes them, the store holds them here: a
-/// crash before that brings them back to this queue.
+/// crash before that brings them back to this queue. If the sink fails
+/// (their queue's node is unreachable, the store fails), they are sent
+/// again a second later.
 void send_dead_letters(self_ptr self) {
   auto& st = self->state;
   auto sink = caf::actor_cast<dead_letter_sink>(st.dead_letters);
   if (st.outgoing.empty() || !sink)
     return;
-  self->request(sink, caf::infinite, atom::adopt::value, st.queue_name,
-                std::exchange(st.outgoing, {}))
+  auto xs = std::exchange(st.outgoing, {});
+  self->request(sink, caf::infinite, atom::adopt::value, st.queue_name, xs)
     .then([](uint64_t) {},
-          [self](caf::error& err) {
-            log::warning("queue " + self->state.queue_name
-                         + ": dead letters not moved (back after a "
-                           "restart): "
+          [self, xs](caf::error& err) mutable {
+            auto& st = self->state;
+            log::warning("queue " + st.queue_name
+                         + ": dead letters not moved, trying again: "
                          + self->system().render(err));
+            std::move(st.outgoing.begin(), st.outgoing.end(),
+                      std::back_inserter(xs));
+            st.outgoing = std::move(xs);
+            self->delayed_send(self, dead_letter_retry, atom::commit::value);
           });
 }
 
@@ -385,7 +394,11 @@ queue(queue_actor::stateful_pointer<queue_state> self, queue_config cfg) {
     },
     [=](atom::commit) {
       self->state.commit_sent = false;
-      write(self);
+      // Without a store, only a retry of dead letters sends this.
+      if (self->state.storage)
+        write(self);
+      else
+        send_dead_letters(self);
     },
     [=](atom::drain) {
       self->state.draining = true;

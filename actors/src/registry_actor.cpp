@@ -379,6 +379,22 @@ void registry_state::hand_over(
       [done](caf::error& err) { done(std::move(err)); });
 }
 
+void registry_state::give_back(const std::string& dlq, const std::string& home,
+                               std::vector<moved_message> xs) {
+  auto i = queues.find(dlq);
+  if (i == queues.end())
+    return;
+  self->request(i->second.handle, caf::infinite, atom::adopt::value, home,
+                std::move(xs))
+    .then([](uint64_t) {},
+          [this, dlq](caf::error& err) {
+            log::warning("queue " + dlq
+                         + ": messages of a failed redrive not taken back "
+                           "(back after a restart): "
+                         + self->system().render(err));
+          });
+}
+
 caf::result<uint64_t>
 registry_state::adopt(const std::string& source,
                       std::vector<moved_message>& xs) {
@@ -439,13 +455,15 @@ caf::result<uint64_t> registry_state::redrive(const std::string& name) {
         auto t = std::make_shared<tally>();
         t->pending = by_home.size();
         for (auto& [home, msgs] : by_home)
-          move_to(home, {}, std::move(msgs),
-                  [this, held, t, rp,
-                   name](caf::expected<uint64_t> n) mutable {
+          move_to(home, {}, msgs,
+                  [this, held, t, rp, name, home = home,
+                   msgs](caf::expected<uint64_t> n) mutable {
                     if (n)
                       t->moved += *n;
                     else if (!t->err)
                       t->err = std::move(n.error());
+                    if (!n)
+                      give_back(name, home, std::move(msgs));
                     if (--t->pending > 0)
                       return;
                     promises.done(held);

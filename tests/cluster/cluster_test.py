@@ -425,6 +425,30 @@ class Failures(unittest.TestCase):
                 got |= {m["message"] for m in body["messages"]}
             self.assertEqual(acked[name] - got, set(), name)
 
+    def test_links_come_back_when_the_node_that_connects_restarts(self):
+        # n1 sorts first: it makes the connections to n2 and n3.
+        made = queues_on(self.c, 1, "r_")
+        first = self.c[0]
+        first.kill()
+        time.sleep(0.5)
+        first.start()
+        for node in self.c.nodes:
+            deadline = time.monotonic() + 15
+            while True:
+                _, _, raw = node.call("GET", "/metrics")
+                text = raw.decode()
+                links = [line for line in text.splitlines()
+                         if line.startswith("actormq_cluster_link_up{")]
+                if len(links) == 2 and all(line.endswith(" 1")
+                                           for line in links):
+                    break
+                self.assertLess(time.monotonic(), deadline, text)
+                time.sleep(0.1)
+        for name, owner in made.items():
+            for node in self.c.nodes:
+                status, info = node.json("GET", "/queues/" + name)
+                self.assertEqual((status, info["node"]), (200, owner))
+
     def test_a_hung_owner_is_noticed_within_the_connection_timeout(self):
         made = queues_on(self.c, 1, "p6_")
         theirs = next(q for q, o in made.items() if o == "n2")

@@ -83,7 +83,7 @@ typename Inspector::result_type inspect(Inspector& f, link_info& x) {
 using node_actor = registry_actor::extend<
   // A peer (or an application, with an empty name) introduces itself with
   // its protocol version. Replies with this node's name and its own
-  // registry (the queues it owns). Errors: caf::sec::incompatible_versions,
+  // registry (the queues it owns; invalid for an application). Errors: caf::sec::incompatible_versions,
   // caf::sec::invalid_argument (a name that is not a member).
   caf::replies_to<atom::hello, uint32_t, std::string>::with<std::string,
                                                               registry_actor>,
@@ -91,7 +91,8 @@ using node_actor = registry_actor::extend<
   caf::replies_to<atom::members>::with<std::vector<member>>,
   // Replies with the state of each link to a peer.
   caf::replies_to<atom::links>::with<std::vector<link_info>>,
-  // Internal: time to try the peer with this index again.
+  // Internal (refused from other nodes, as atom::drain is): time to try
+  // the peer with this index again.
   caf::reacts_to<atom::tick, uint32_t>>;
 
 /// Settings of a node actor.
@@ -132,6 +133,12 @@ struct cluster_state {
     bool up = false;
     /// A try to reach it is on its way.
     bool connecting = false;
+    /// The node actor the greet on its way went to (a later hello from
+    /// another actor of the peer takes its place).
+    caf::actor_addr greeting;
+    /// Of a peer that connects to this node: its node actor that last
+    /// said hello, greeted again after a backoff until the link is up.
+    node_actor candidate;
     /// Pause before the next try.
     caf::timespan backoff{0};
     /// Requests on their way to it.
@@ -222,6 +229,10 @@ struct cluster_state {
   /// hash owner; creating it then while its node is down makes a second,
   /// empty one, which lookups find first.)
   bool creatable(const std::string& name, const caf::error& err) const;
+
+  /// ask() with `timeout` instead of the request timeout.
+  template <class Answer, class F, class G, class... Ts>
+  void ask_within(caf::timespan timeout, size_t i, F f, G g, Ts&&... xs);
 
   /// Sends a request to peer `i`'s registry with the request timeout,
   /// counted in flight; `f` gets the answer, `g` the error (at once if the

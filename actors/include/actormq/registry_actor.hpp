@@ -200,6 +200,12 @@ struct registry_state {
                std::vector<moved_message> xs,
                std::function<void(caf::expected<uint64_t>)> done);
 
+  /// Gives the messages of a redrive that could not reach their queue
+  /// `home` back to the dead-letter queue `dlq`, as its dead letters of
+  /// `home` again.
+  void give_back(const std::string& dlq, const std::string& home,
+                 std::vector<moved_message> xs);
+
   /// Hands `xs` to the queue `q`. On another node (another store), their
   /// records here go once `q` has written them: a failure between the two
   /// writes leaves a message in both places (at-least-once).
