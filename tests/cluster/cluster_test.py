@@ -75,6 +75,20 @@ class Node(Server):
         return self.json("POST", "/queues/%s/messages" % queue,
                          {"message": message})
 
+    def wait_linked(self, peers, timeout=15):
+        """Waits until /metrics shows `peers` links, all up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, _, raw = self.call("GET", "/metrics")
+            text = raw.decode()
+            links = [line for line in text.splitlines()
+                     if line.startswith("actormq_cluster_link_up{")]
+            if len(links) == peers and all(line.endswith(" 1")
+                                           for line in links):
+                return
+            assert time.monotonic() < deadline, text
+            time.sleep(0.1)
+
     def wait_log(self, text, timeout=15):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -407,6 +421,7 @@ class Failures(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.1)
         acked[theirs[0]].add("back")
+        victim.wait_linked(2)
         time.sleep(0.5)
         stop.set()
         for t in threads:
@@ -433,17 +448,7 @@ class Failures(unittest.TestCase):
         time.sleep(0.5)
         first.start()
         for node in self.c.nodes:
-            deadline = time.monotonic() + 15
-            while True:
-                _, _, raw = node.call("GET", "/metrics")
-                text = raw.decode()
-                links = [line for line in text.splitlines()
-                         if line.startswith("actormq_cluster_link_up{")]
-                if len(links) == 2 and all(line.endswith(" 1")
-                                           for line in links):
-                    break
-                self.assertLess(time.monotonic(), deadline, text)
-                time.sleep(0.1)
+            node.wait_linked(2)
         for name, owner in made.items():
             for node in self.c.nodes:
                 status, info = node.json("GET", "/queues/" + name)
